@@ -1,0 +1,126 @@
+"""The ``trigger-pipeline`` command line: one subcommand per stage, plus ``run`` and ``status``.
+
+Thin by design: it parses arguments, loads the config and calls :mod:`pipeline.runner`.
+Errors a user can fix exit with status 2 and one line (a traceback only with ``--debug``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pipeline.config import DEFAULT_CONFIG_NAME, LoadedConfig, load_config
+from pipeline.errors import PipelineError
+
+EXIT_USER_ERROR = 2
+
+STAGE_HELP = {
+    "data": "simulate (Pythia 8 + FastJet) or load jets, split and standardise",
+    "train": "quantization-aware training of the QKeras jet taggers",
+    "prune": "quantization-aware pruning (tensorflow-model-optimization) to the target sparsity",
+    "constrain": "accumulator-aware quantization (A2Q / A2Q+) with the overflow proof",
+    "export": "QKeras -> QONNX, checked with qonnx's executor",
+    "convert": "QONNX -> hls4ml project, C simulation bit-exact against the model",
+    "firmware": "RTL (da4ml), Verilator simulation, Yosys synthesis: latency and resources",
+    "report": "metrics.json, HTML report with plots, working points, score export",
+}
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", type=Path, default=Path(DEFAULT_CONFIG_NAME), help="pipeline YAML (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--run-dir", type=Path, default=None, help="run directory (default: runs/<config name>)"
+    )
+    parser.add_argument(
+        "--force", action="append", default=[], metavar="STAGE", help="rerun STAGE even if cached"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from pipeline.stages import STAGES
+
+    parser = argparse.ArgumentParser(
+        prog="trigger-pipeline",
+        description="Jet-tagging neural networks from data to bit-exact FPGA trigger firmware.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in STAGES:
+        _common(
+            commands.add_parser(
+                module.NAME, help=STAGE_HELP.get(module.NAME, ""), description=STAGE_HELP.get(module.NAME)
+            )
+        )
+    run = commands.add_parser("run", help="run all stages in order (cached stages are skipped)")
+    _common(run)
+    run.add_argument("--until", metavar="STAGE", default=None, help="stop after STAGE")
+    _common(
+        commands.add_parser("status", help="show what is done, stale, failed or missing in a run directory")
+    )
+    return parser
+
+
+def _run_dir(args: argparse.Namespace, config: LoadedConfig) -> Path:
+    return args.run_dir if args.run_dir is not None else Path("runs") / config.name
+
+
+def _print_event(stage: str, event: str) -> None:
+    symbols = {"cached": "cached ", "running": "running", "done": "done   "}
+    print(f"[{symbols.get(event, event)}] {stage}", file=sys.stderr, flush=True)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from pipeline.runner import pipeline_status, run_pipeline
+    from pipeline.stages import STAGES
+
+    config = load_config(args.config)
+    run_dir = _run_dir(args, config)
+    if args.command == "status":
+        for status in pipeline_status(config, run_dir):
+            print(f"{status.stage:<10} {status.state:<8} {status.detail}")
+        return 0
+    if args.command == "run":
+        names = [module.NAME for module in STAGES]
+        targets = names if args.until is None else names[: names.index(_check_stage(args.until, names)) + 1]
+    else:
+        targets = [args.command]
+    run_pipeline(
+        config,
+        run_dir,
+        targets,
+        force=args.force,
+        quiet=args.quiet,
+        on_event=None if args.quiet else _print_event,
+    )
+    print(f"run directory: {run_dir}", file=sys.stderr)
+    return 0
+
+
+def _check_stage(name: str, names: list[str]) -> str:
+    if name not in names:
+        raise PipelineError("cli", f"--until names unknown stage '{name}'", fix=f"one of {names}")
+    return name
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``trigger-pipeline`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except PipelineError as error:
+        if args.debug:
+            raise
+        print(f"error: {error.message}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted: finished stages are kept; rerun to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,244 @@
+"""Jet generator: Pythia 8 (pp, 13 TeV) + FastJet anti-kT R=0.8 -> the 16 benchmark features.
+
+One hard process per class (Pythia 8.3 settings names):
+
+* ``g``: ``HardQCD:gg2gg``, ``HardQCD:qqbar2gg``; truth = each outgoing gluon,
+* ``q``: ``HardQCD:qg2qg``, ``HardQCD:qq2qq``; truth = each outgoing light quark (u, d, s),
+* ``w``: ``WeakBosonAndParton:qqbar2Wg`` with ``W -> q q'``; truth = the W,
+* ``z``: ``WeakBosonAndParton:qqbar2gmZg`` (pure Z, ``WeakZ0:gmZmode = 2``) with ``Z -> q qbar``,
+* ``t``: ``Top:gg2ttbar``, ``Top:qqbar2ttbar`` with ``W -> q q'``; truth = each top.
+
+The hard process is restricted to a pTHat window (default 900-1100 GeV). Final-state visible particles
+(no neutrinos) are clustered with anti-kT (Cacciari, Salam, Soyez, JHEP 04 (2008) 063); a jet is kept
+when it passes the pT and |eta| cuts and lies within ``match_radius`` of a truth object (the boson or
+top after recoil, before decay; the parton of the hard process). Features: :mod:`pipeline.data.features`.
+
+Determinism: the work is cut into chunks of ``chunk_jets`` jets per class; chunk ``k`` of class ``c``
+runs Pythia with a seed derived from ``(seed, c, k)``, so the output does not depend on the number of
+worker processes. Pythia and FastJet print nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+from collections.abc import Callable
+
+import numpy as np
+
+from pipeline.data.features import jet_features
+from pipeline.data.grooming import constituents_of, mmdt_groom
+from pipeline.data.io import CLASS_NAMES, FEATURE_NAMES
+from pipeline.stage_api import StrictModel
+
+HADRONIC_W = ("24:onMode = off", "24:onIfAny = 1 2 3 4 5")
+PROCESS_SETTINGS: dict[str, tuple[str, ...]] = {
+    "g": ("HardQCD:gg2gg = on", "HardQCD:qqbar2gg = on"),
+    "q": ("HardQCD:qg2qg = on", "HardQCD:qq2qq = on"),
+    "w": ("WeakBosonAndParton:qqbar2Wg = on", *HADRONIC_W),
+    "z": (
+        "WeakBosonAndParton:qqbar2gmZg = on",
+        "WeakZ0:gmZmode = 2",
+        "23:onMode = off",
+        "23:onIfAny = 1 2 3 4 5",
+    ),
+    "t": ("Top:gg2ttbar = on", "Top:qqbar2ttbar = on", *HADRONIC_W),
+}
+TRUTH_IDS: dict[str, tuple[int, ...]] = {"g": (21,), "q": (1, 2, 3), "w": (24,), "z": (23,), "t": (6,)}
+QUIET_SETTINGS = (
+    "Print:quiet = on",
+    "Next:numberCount = 0",
+    "Next:numberShowEvent = 0",
+    "Next:numberShowInfo = 0",
+    "Next:numberShowProcess = 0",
+)
+
+
+class GeneratorSettings(StrictModel):
+    """Physics settings of the generator (config ``data: pythia:``)."""
+
+    energy_cm: float = 13000.0
+    pt_hat_min: float = 900.0
+    pt_hat_max: float = 1100.0
+    jet_radius: float = 0.8
+    jet_pt_min: float = 700.0
+    jet_pt_max: float = 1400.0
+    jet_abs_eta_max: float = 2.0
+    match_radius: float = 0.8
+    z_cut: float = 0.1
+    chunk_jets: int = 250
+    max_events_per_jet: int = 50
+
+
+def chunk_seed(seed: int, class_index: int, chunk_index: int) -> int:
+    """Pythia seed (1..900000000) of one chunk, derived from the run seed by numpy's SeedSequence."""
+    state = np.random.SeedSequence([seed, class_index, chunk_index]).generate_state(1)[0]
+    return int(state % 900_000_000) + 1
+
+
+def _make_pythia(class_name: str, seed: int, settings: GeneratorSettings):
+    import pythia8mc
+
+    pythia = pythia8mc.Pythia("", False)
+    lines = (
+        *QUIET_SETTINGS,
+        f"Beams:eCM = {settings.energy_cm}",
+        f"PhaseSpace:pTHatMin = {settings.pt_hat_min}",
+        f"PhaseSpace:pTHatMax = {settings.pt_hat_max}",
+        "Random:setSeed = on",
+        f"Random:seed = {seed}",
+        *PROCESS_SETTINGS[class_name],
+    )
+    for line in lines:
+        if not pythia.readString(line):
+            raise RuntimeError(f"Pythia rejected setting {line!r}")
+    if not pythia.init():
+        raise RuntimeError(f"Pythia failed to initialise for class {class_name}")
+    return pythia
+
+
+def _truth_directions(event, class_name: str) -> list[tuple[float, float]]:
+    """(rapidity, phi) of the truth objects among the two outgoing hard-process particles (5, 6)."""
+    wanted = TRUTH_IDS[class_name]
+    directions = []
+    for index in (5, 6):
+        particle = event[index]
+        if particle.idAbs() not in wanted:
+            continue
+        if class_name in ("w", "z", "t"):
+            particle = event[particle.iBotCopyId()]
+        directions.append((particle.y(), particle.phi()))
+    return directions
+
+
+def _delta_r(rapidity_a: float, phi_a: float, rapidity_b: float, phi_b: float) -> float:
+    delta_phi = abs(phi_a - phi_b) % (2 * math.pi)
+    delta_phi = min(delta_phi, 2 * math.pi - delta_phi)
+    return math.hypot(rapidity_a - rapidity_b, delta_phi)
+
+
+def generate_chunk(
+    class_name: str,
+    jet_count: int,
+    seed: int,
+    settings: GeneratorSettings,
+    on_jet: Callable[[], None] | None = None,
+) -> np.ndarray:
+    """Generate ``jet_count`` matched jets of one class; returns their features, float64 ``(n, 16)``.
+
+    Raises RuntimeError if fewer jets than requested pass the cuts within
+    ``jet_count * max_events_per_jet`` events (the cuts do not fit the pTHat window).
+    """
+    import fastjet
+    import fastjet._swig
+
+    fastjet._swig.ClusterSequence.set_fastjet_banner_stream(None)
+    pythia = _make_pythia(class_name, seed, settings)
+    definition = fastjet.JetDefinition(fastjet.antikt_algorithm, settings.jet_radius)
+    rows: list[np.ndarray] = []
+    for _ in range(jet_count * settings.max_events_per_jet):
+        if len(rows) >= jet_count:
+            break
+        if not pythia.next():
+            continue
+        event = pythia.event
+        truths = _truth_directions(event, class_name)
+        if not truths:
+            continue
+        particles = [
+            fastjet.PseudoJet(p.px(), p.py(), p.pz(), p.e()) for p in event if p.isFinal() and p.isVisible()
+        ]
+        sequence = fastjet.ClusterSequence(particles, definition)
+        jets = [
+            jet
+            for jet in sequence.inclusive_jets(settings.jet_pt_min)
+            if jet.pt() <= settings.jet_pt_max and abs(jet.eta()) <= settings.jet_abs_eta_max
+        ]
+        used: set[int] = set()
+        for truth_rapidity, truth_phi in truths:
+            distances = [_delta_r(jet.rap(), jet.phi(), truth_rapidity, truth_phi) for jet in jets]
+            candidates = [i for i in np.argsort(distances, kind="stable") if i not in used]
+            if not candidates or distances[candidates[0]] >= settings.match_radius:
+                continue
+            best = int(candidates[0])
+            used.add(best)
+            jet = jets[best]
+            rows.append(jet_features(constituents_of(jet), mmdt_groom(jet.constituents(), settings.z_cut)))
+            if on_jet is not None:
+                on_jet()
+            if len(rows) >= jet_count:
+                break
+    if len(rows) < jet_count:
+        raise RuntimeError(
+            f"only {len(rows)} of {jet_count} {class_name} jets passed the cuts; "
+            "widen the cuts or the pTHat window"
+        )
+    return np.vstack(rows)
+
+
+def plan_chunks(jets_per_class: int, chunk_jets: int, classes: tuple[str, ...] = CLASS_NAMES):
+    """Work units ``(class_name, class_index, chunk_index, jet_count)`` in output order."""
+    units = []
+    for class_name in classes:
+        class_index = CLASS_NAMES.index(class_name)
+        for chunk_index in range(math.ceil(jets_per_class / chunk_jets)):
+            count = min(chunk_jets, jets_per_class - chunk_index * chunk_jets)
+            units.append((class_name, class_index, chunk_index, count))
+    return units
+
+
+_WORKER_QUEUE = None
+
+
+def _init_worker(progress_queue) -> None:
+    global _WORKER_QUEUE
+    _WORKER_QUEUE = progress_queue
+
+
+def _run_unit(unit, seed: int, settings: GeneratorSettings) -> np.ndarray:
+    class_name, class_index, chunk_index, count = unit
+    tick = (lambda: _WORKER_QUEUE.put(1)) if _WORKER_QUEUE is not None else None
+    return generate_chunk(class_name, count, chunk_seed(seed, class_index, chunk_index), settings, tick)
+
+
+def generate_jets(
+    jets_per_class: int,
+    seed: int,
+    settings: GeneratorSettings,
+    workers: int = 1,
+    advance: Callable[[float], None] | None = None,
+    classes: tuple[str, ...] = CLASS_NAMES,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Generate ``jets_per_class`` jets of each class; returns ``(features float32 (n,16), labels int64)``.
+
+    ``workers > 1`` runs chunks in that many processes; the result is identical for any worker count.
+    ``advance(1)`` is called once per generated jet (progress bar).
+    """
+    units = plan_chunks(jets_per_class, settings.chunk_jets, classes)
+    if workers <= 1:
+        tick = (lambda: advance(1)) if advance is not None else None
+        blocks = [
+            generate_chunk(name, count, chunk_seed(seed, index, chunk), settings, tick)
+            for name, index, chunk, count in units
+        ]
+    else:
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        progress_queue = context.Queue()
+        with context.Pool(workers, initializer=_init_worker, initargs=(progress_queue,)) as pool:
+            pending = [pool.apply_async(_run_unit, (unit, seed, settings)) for unit in units]
+            while not all(result.ready() for result in pending):
+                try:
+                    progress_queue.get(timeout=0.2)
+                    if advance is not None:
+                        advance(1)
+                except queue.Empty:
+                    pass
+            blocks = [result.get() for result in pending]
+    labels = np.concatenate(
+        [np.full(len(block), unit[1], dtype=np.int64) for unit, block in zip(units, blocks, strict=True)]
+    )
+    features = np.vstack(blocks).astype(np.float32)
+    assert features.shape[1] == len(FEATURE_NAMES)
+    return features, labels

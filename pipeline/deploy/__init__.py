@@ -1,0 +1,1 @@
+"""The deployed network: integer view, emulator, QONNX export, hls4ml conversion."""

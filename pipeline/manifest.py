@@ -1,0 +1,109 @@
+"""Content-addressed stage manifests (like ``dvc.lock``).
+
+A finished stage directory ``<run-dir>/<stage>/`` holds ``manifest.json``:
+
+.. code-block:: json
+
+    {"stage": "train", "key": "<sha256>", "key_parts": {...}, "status": "done",
+     "outputs": {"<relative path>": "<sha256>"}, "outputs_hash": "<sha256>",
+     "packages": {"tensorflow-cpu": "2.14.1"}, "wall_time_seconds": 12.3,
+     "finished_at": "2026-11-23T01:02:03Z", "summary": {...}}
+
+``key`` hashes the stage name, its config section, the run's models and their spec files, the seed,
+the upstream stages' ``outputs_hash`` and the package versions. A rerun whose key matches (and whose
+files still hash to ``outputs``) is skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+MANIFEST_NAME = "manifest.json"
+
+
+def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def hash_tree(directory: Path) -> dict[str, str]:
+    """SHA-256 of every file under ``directory`` (except the manifest), keyed by POSIX relative path."""
+    hashes: dict[str, str] = {}
+    for path in sorted(directory.rglob("*")):
+        if path.is_file() and not (path.parent == directory and path.name == MANIFEST_NAME):
+            hashes[path.relative_to(directory).as_posix()] = sha256_file(path)
+    return hashes
+
+
+def canonical_hash(value: Any) -> str:
+    """SHA-256 of a JSON-serialisable value in canonical form (sorted keys, no whitespace)."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def package_versions(names: tuple[str, ...]) -> dict[str, str]:
+    """Installed version of each distribution (``"not installed"`` when absent), plus our own."""
+    versions: dict[str, str] = {}
+    for name in ("trigger-pipeline", *names):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A finished stage's record."""
+
+    stage: str
+    key: str
+    key_parts: Mapping[str, Any]
+    status: str
+    outputs: Mapping[str, str]
+    outputs_hash: str
+    packages: Mapping[str, str]
+    wall_time_seconds: float
+    finished_at: str
+    summary: Mapping[str, Any]
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__, indent=2, sort_keys=True, default=_json_default) + "\n"
+
+    @classmethod
+    def read(cls, path: Path) -> Manifest | None:
+        """The manifest at ``path``, or ``None`` if it is missing or unreadable (treated as not done)."""
+        try:
+            data = json.loads(path.read_text())
+            return cls(**data)
+        except (OSError, ValueError, TypeError):
+            return None
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file and ``os.replace`` (never half-written)."""
+    temporary = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with temporary.open("w") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)

@@ -1,0 +1,1 @@
+"""Model specs (:mod:`.spec`), spec -> QKeras model (:mod:`.build`), save/load (:mod:`.io`), training."""

@@ -1,0 +1,311 @@
+"""Model specs (``models/<name>.yaml``): a model is data, not code.
+
+Schema (every key optional unless marked; unknown keys are errors)::
+
+    name: jet_dnn_q6                  # must equal the file stem
+    description: free text
+    input_features: 16
+    input_quantizer: {bits: 16, integer_bits: 6}      # quantized_bits(16, 6, alpha=1); null = float input
+    defaults:                                         # apply to every layer unless the layer overrides
+      weight:     {bits: 6, integer_bits: 0}          # quantized_bits(6, 0, alpha=1); null = float
+      bias:       {bits: 6, integer_bits: 0}          # quantized_bits(6, 0, alpha=1); null = float
+      activation: {bits: 6, integer_bits: 0}          # quantized_relu(6, 0); null = float relu
+      batch_norm: false
+      accumulator_bits: null                          # P >= 2: the constrain stage (A2Q) acts on it
+      accumulator_method: null                        # a2q | a2q_plus (required when accumulator_bits set)
+    layers:                                           # required: dense layers in order
+      - {units: 64, activation: relu}                 # any defaults key may be overridden per layer
+      - {units: 5, activation: linear}                # the last layer gives the logits
+    output_quantizer: null                            # quantized_bits on the logits; null = raw logits
+    pruning: {target_sparsity: 0.75, schedule: polynomial, epochs: 10}   # null = no pruning
+    training: {epochs: 30, batch_size: 1024, learning_rate: 0.001, patience: 5}
+
+Bit widths follow QKeras (docs/architecture.md): ``bits`` total and ``integer_bits`` = QKeras
+``integer``; the sign bit is NOT counted for ``quantized_bits`` (so ``integer_bits <= bits - 1``),
+``quantized_relu`` is unsigned (``integer_bits <= bits``). Softmax is never part of the model.
+
+Layer names are stable: ``input``, ``input_quant``, ``dense_<k>``, ``bn_<k>``, ``relu_<k>`` (k from 1),
+``output_quant``; :meth:`ModelSpec.resolved_layers` gives them with the defaults applied.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, model_validator
+
+from pipeline.errors import PipelineError
+from pipeline.stage_api import StrictModel
+
+ACCUMULATOR_METHODS: tuple[str, ...] = ("a2q", "a2q_plus")
+
+
+class QuantizerSpec(StrictModel):
+    """A fixed-point quantizer: ``bits`` total, ``integer_bits`` = QKeras ``integer``."""
+
+    bits: int
+    integer_bits: int
+
+    def check(self, signed: bool) -> None:
+        """Raise ``ValueError`` for impossible widths (``signed``: ``quantized_bits``, sign not counted)."""
+        if self.bits < 1:
+            raise ValueError(f"bits must be >= 1, got {self.bits}")
+        if self.integer_bits < 0:
+            raise ValueError(f"integer_bits must be >= 0, got {self.integer_bits}")
+        limit = self.bits - 1 if signed else self.bits
+        if self.integer_bits > limit:
+            kind = "bits - 1 (sign bit not counted)" if signed else "bits"
+            raise ValueError(f"integer_bits {self.integer_bits} exceeds {kind} = {limit}")
+        if signed and self.bits < 2:
+            raise ValueError("a signed quantizer needs bits >= 2")
+
+
+class LayerOptions(StrictModel):
+    """Options a layer can take from ``defaults`` or set itself (``None`` here means 'not given')."""
+
+    weight: QuantizerSpec | None = None
+    bias: QuantizerSpec | None = None
+    activation_quantizer: QuantizerSpec | None = None
+    batch_norm: bool | None = None
+    accumulator_bits: int | None = None
+    accumulator_method: Literal["a2q", "a2q_plus"] | None = None
+
+
+class Defaults(StrictModel):
+    """Model-level defaults (YAML key ``activation`` is the activation quantizer)."""
+
+    weight: QuantizerSpec | None = None
+    bias: QuantizerSpec | None = None
+    activation: QuantizerSpec | None = None
+    batch_norm: bool = False
+    accumulator_bits: int | None = None
+    accumulator_method: Literal["a2q", "a2q_plus"] | None = None
+
+
+class LayerSpec(StrictModel):
+    """One dense layer; unset options come from ``defaults``."""
+
+    units: int = Field(ge=1)
+    activation: Literal["relu", "linear"] = "relu"
+    weight: QuantizerSpec | None = None
+    bias: QuantizerSpec | None = None
+    activation_quantizer: QuantizerSpec | None = None
+    batch_norm: bool | None = None
+    accumulator_bits: int | None = None
+    accumulator_method: Literal["a2q", "a2q_plus"] | None = None
+
+
+class PruningSpec(StrictModel):
+    """Quantization-aware pruning (Hawks et al. 2021): prune to ``target_sparsity`` of each kernel.
+
+    ``polynomial``: tfmot PolynomialDecay from ``initial_sparsity`` to ``target_sparsity`` over the
+    first ``ramp_fraction`` of ``epochs`` (pruning every ``frequency`` steps), then fine-tuning.
+    ``iterative``: ``iterations`` rounds of constant sparsity rising linearly to the target, each
+    fine-tuned for ``epochs / iterations`` epochs.
+    """
+
+    target_sparsity: float = Field(gt=0.0, lt=1.0)
+    schedule: Literal["polynomial", "iterative"] = "polynomial"
+    initial_sparsity: float = Field(default=0.0, ge=0.0, lt=1.0)
+    epochs: int = Field(default=10, ge=1)
+    ramp_fraction: float = Field(default=0.5, gt=0.0, le=1.0)
+    frequency: int = Field(default=100, ge=1)
+    iterations: int = Field(default=3, ge=1)
+    learning_rate: float | None = Field(default=None, gt=0.0)
+
+    @model_validator(mode="after")
+    def _initial_below_target(self) -> PruningSpec:
+        if self.initial_sparsity >= self.target_sparsity:
+            raise ValueError("initial_sparsity must be below target_sparsity")
+        return self
+
+
+class TrainingSpec(StrictModel):
+    """Quantization-aware training settings (Adam, early stopping on validation loss)."""
+
+    epochs: int = Field(default=30, ge=1)
+    batch_size: int = Field(default=1024, ge=1)
+    learning_rate: float = Field(default=1e-3, gt=0.0)
+    patience: int = Field(default=5, ge=1)
+
+
+@dataclass(frozen=True)
+class ResolvedLayer:
+    """A dense layer with the defaults applied and its Keras layer names.
+
+    ``activation_name`` is ``None`` for a linear layer (no activation layer); ``bn_name`` is ``None``
+    without batch norm. Quantizers ``None`` mean float.
+    """
+
+    index: int
+    units: int
+    activation: Literal["relu", "linear"]
+    weight: QuantizerSpec | None
+    bias: QuantizerSpec | None
+    activation_quantizer: QuantizerSpec | None
+    batch_norm: bool
+    accumulator_bits: int | None
+    accumulator_method: str | None
+    dense_name: str
+    bn_name: str | None
+    activation_name: str | None
+
+    @property
+    def quantized(self) -> bool:
+        """True when any of the layer's weight/bias/activation quantizers is set."""
+        return any(q is not None for q in (self.weight, self.bias, self.activation_quantizer))
+
+
+class ModelSpec(StrictModel):
+    """A validated model spec (see the module docstring for the YAML schema)."""
+
+    name: str
+    description: str = ""
+    input_features: int = Field(default=16, ge=1)
+    input_quantizer: QuantizerSpec | None = None
+    defaults: Defaults = Defaults()
+    layers: tuple[LayerSpec, ...] = Field(min_length=1)
+    output_quantizer: QuantizerSpec | None = None
+    pruning: PruningSpec | None = None
+    training: TrainingSpec = TrainingSpec()
+
+    @model_validator(mode="after")
+    def _check(self) -> ModelSpec:
+        for key, quantizer in (
+            ("input_quantizer", self.input_quantizer),
+            ("output_quantizer", self.output_quantizer),
+        ):
+            if quantizer is not None:
+                _check_quantizer(quantizer, True, key)
+        for index, layer in enumerate(self.resolved_layers()):
+            where = f"layers.{index}"
+            for key, quantizer, signed in (
+                ("weight", layer.weight, True),
+                ("bias", layer.bias, True),
+                ("activation_quantizer", layer.activation_quantizer, False),
+            ):
+                if quantizer is not None:
+                    _check_quantizer(quantizer, signed, f"{where}.{key} (or defaults)")
+            if layer.accumulator_bits is not None:
+                if layer.accumulator_bits < 2:
+                    raise ValueError(f"{where}.accumulator_bits must be >= 2, got {layer.accumulator_bits}")
+                if layer.accumulator_method is None:
+                    raise ValueError(f"{where}.accumulator_method is required with accumulator_bits")
+                if layer.weight is None:
+                    raise ValueError(f"{where}.accumulator_bits needs a quantized weight")
+            if layer.batch_norm and layer.quantized:
+                raise ValueError(
+                    f"{where}.batch_norm is not allowed in a quantized layer (breaks bit-exactness)"
+                )
+        if self.layers[-1].activation != "linear":
+            raise ValueError("the last layer must be linear (logits out, softmax stays out of the model)")
+        return self
+
+    @property
+    def quantized(self) -> bool:
+        """True when the model has any quantizer."""
+        return self.input_quantizer is not None or any(layer.quantized for layer in self.resolved_layers())
+
+    @property
+    def n_classes(self) -> int:
+        """Number of logits (units of the last layer)."""
+        return self.layers[-1].units
+
+    def resolved_layers(self) -> tuple[ResolvedLayer, ...]:
+        """The layers with defaults applied and their stable Keras names."""
+        resolved = []
+        relu_count = 0
+        defaults = self.defaults
+        for index, layer in enumerate(self.layers):
+            k = index + 1
+            batch_norm = defaults.batch_norm if layer.batch_norm is None else layer.batch_norm
+            activation_name = None
+            if layer.activation == "relu":
+                relu_count += 1
+                activation_name = f"relu_{relu_count}"
+            set_fields = layer.model_fields_set
+            resolved.append(
+                ResolvedLayer(
+                    index=index,
+                    units=layer.units,
+                    activation=layer.activation,
+                    weight=layer.weight if "weight" in set_fields else defaults.weight,
+                    bias=layer.bias if "bias" in set_fields else defaults.bias,
+                    activation_quantizer=(
+                        layer.activation_quantizer
+                        if "activation_quantizer" in set_fields
+                        else defaults.activation
+                    )
+                    if layer.activation == "relu"
+                    else None,
+                    batch_norm=batch_norm,
+                    accumulator_bits=layer.accumulator_bits
+                    if "accumulator_bits" in set_fields
+                    else defaults.accumulator_bits,
+                    accumulator_method=layer.accumulator_method
+                    if "accumulator_method" in set_fields
+                    else defaults.accumulator_method,
+                    dense_name=f"dense_{k}",
+                    bn_name=f"bn_{k}" if batch_norm else None,
+                    activation_name=activation_name,
+                )
+            )
+        return tuple(resolved)
+
+
+def _check_quantizer(quantizer: QuantizerSpec, signed: bool, key: str) -> None:
+    try:
+        quantizer.check(signed)
+    except ValueError as error:
+        raise ValueError(f"{key}: {error}") from None
+
+
+def parse_spec(data: object, source: str, expected_name: str | None = None) -> ModelSpec:
+    """Validate a parsed YAML mapping as a :class:`ModelSpec`; errors are PipelineErrors naming
+    ``source`` and the offending key."""
+    if not isinstance(data, dict):
+        raise PipelineError(
+            "spec", "a model spec must be a YAML mapping", input=source, fix="see models/*.yaml"
+        )
+    try:
+        spec = ModelSpec.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        key = ".".join(str(part) for part in first["loc"]) or "<root>"
+        raise PipelineError(
+            "spec",
+            f"invalid model spec at key '{key}': {first['msg']}",
+            input=f"{source}: {key}",
+            fix="correct the key (schema in pipeline/models/spec.py)",
+        ) from error
+    if expected_name is not None and spec.name != expected_name:
+        raise PipelineError(
+            "spec",
+            f"spec name '{spec.name}' differs from the file name '{expected_name}'",
+            input=f"{source}: name",
+            fix=f"set name: {expected_name}",
+        )
+    return spec
+
+
+def load_spec(path: Path) -> ModelSpec:
+    """Read and validate ``models/<name>.yaml``; the spec's ``name`` must equal the file stem."""
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as error:
+        raise PipelineError("spec", f"cannot read model spec: {error}", input=str(path)) from error
+    except yaml.YAMLError as error:
+        raise PipelineError("spec", f"model spec is not valid YAML: {error}", input=str(path)) from error
+    return parse_spec(data, str(path), expected_name=path.stem)
+
+
+def dump_spec(spec: ModelSpec) -> str:
+    """The spec as YAML text (round-trips through :func:`parse_spec`)."""
+    import yaml
+
+    return yaml.safe_dump(spec.model_dump(mode="json", exclude_unset=True), sort_keys=False)

@@ -1,0 +1,136 @@
+"""The deployed form of a run's model: its final stored QKeras model and, when it is quantized, the
+integer network the firmware computes. Shared by the report stage and :func:`pipeline.load_tagger`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.errors import PipelineError
+from pipeline.report.collect import read_json
+from pipeline.report.scores import exact_logits, float_logits
+
+MODEL_STAGES: tuple[str, ...] = ("constrain", "prune", "train")
+"""Where a model's final Keras model is looked up, latest first (constrain's is the one exported)."""
+
+
+@dataclass(frozen=True)
+class DeployedModel:
+    """A loaded model and how to evaluate it.
+
+    Attributes:
+        name: the model's name in the run.
+        keras_model: the stored QKeras model (``<stage>/<model>/model.h5``).
+        model_file: run-relative path of that file (e.g. ``constrain/jet_dnn_q6/model.h5``).
+        exact_problem: why the model has no firmware-exact form (``None`` when it has one).
+        accumulator_bits: deployed accumulator width per dense layer (``None``: wide, never overflows).
+    """
+
+    name: str
+    keras_model: Any
+    model_file: str
+    exact_problem: str | None
+    accumulator_bits: Mapping[str, int] | None
+
+    @property
+    def has_exact(self) -> bool:
+        """True when firmware-exact scores exist (a quantized model with an integer form)."""
+        return self.exact_problem is None
+
+    def float_logits(self, features_standardised: np.ndarray) -> np.ndarray:
+        """Logits of the QKeras model in floating point (TensorFlow)."""
+        return float_logits(self.keras_model, features_standardised)
+
+    def exact_logits(self, features_standardised: np.ndarray) -> np.ndarray:
+        """Firmware-exact logits (integer emulator); PipelineError for a model without an integer form."""
+        if self.exact_problem is not None:
+            raise PipelineError(
+                "report",
+                f"model '{self.name}' has no firmware-exact form: {self.exact_problem}",
+                input=self.model_file,
+                fix="use the float scores (exact=False)",
+            )
+        return exact_logits(self.keras_model, features_standardised, self.accumulator_bits)
+
+
+def deployed_files(stage_dirs: Mapping[str, Path], model: str) -> tuple[Path, Path | None] | None:
+    """``(model.h5, accumulators.json or None)`` of the model the firmware was built from, chosen as
+    the convert stage does: ``export/<model>/`` for a bring-your-own model (``source.json`` says
+    ``"export"``), else the latest of constrain, prune, train. ``None`` when no model file is stored."""
+    export_dir = stage_dirs.get("export")
+    if export_dir is not None:
+        source = read_json(export_dir / model / "source.json")
+        if isinstance(source, Mapping) and source.get("model") == "export":
+            path = export_dir / model / "model.h5"
+            if path.is_file():
+                accumulators = export_dir / model / "accumulators.json"
+                return path, accumulators if accumulators.is_file() else None
+    for stage in MODEL_STAGES:
+        stage_dir = stage_dirs.get(stage)
+        if stage_dir is not None and (stage_dir / model / "model.h5").is_file():
+            accumulators = stage_dir / model / "accumulators.json"
+            return stage_dir / model / "model.h5", accumulators if accumulators.is_file() else None
+    return None
+
+
+def accumulator_widths(keras_model: Any, accumulators_file: Path | None) -> dict[str, int] | None:
+    """Deployed accumulator width per dense layer, parsed as the convert stage parses it
+    (:func:`pipeline.deploy.stage_io.parse_accumulator_bits`); ``None``: full-width accumulators."""
+    record = read_json(accumulators_file) if accumulators_file is not None else None
+    if not isinstance(record, Mapping) or record.get("layers", record) is None:
+        return None
+    from pipeline.deploy.from_qkeras import integer_network_from_qkeras
+    from pipeline.deploy.stage_io import parse_accumulator_bits
+
+    names = {layer.name for layer in integer_network_from_qkeras(keras_model).layers}
+    return parse_accumulator_bits(record, names) or None
+
+
+def load_deployed(stage_dirs: Mapping[str, Path], model: str) -> DeployedModel:
+    """Load the deployed model of ``model`` (see :func:`deployed_files`).
+
+    Raises:
+        PipelineError: no stage stored a model file for ``model``.
+    """
+    from pipeline.models.io import load_model
+
+    found = deployed_files(stage_dirs, model)
+    if found is None:
+        raise PipelineError(
+            "report",
+            f"no stored model for '{model}' (looked in export/, constrain/, prune/, train/)",
+            input=model,
+            fix="run the train stage (and the later ones) for this model",
+        )
+    path, accumulators_file = found
+    keras_model = load_model(path)
+    relative = path.relative_to(path.parents[2]).as_posix()
+    exact_problem = _exact_problem(stage_dirs, model, keras_model)
+    widths = accumulator_widths(keras_model, accumulators_file) if exact_problem is None else None
+    return DeployedModel(model, keras_model, relative, exact_problem, widths)
+
+
+def _exact_problem(stage_dirs: Mapping[str, Path], model: str, keras_model: Any) -> str | None:
+    """``None`` when the model has an integer form, else the reason it has none."""
+    spec_path = stage_dirs["train"] / model / "spec.yaml" if "train" in stage_dirs else None
+    if spec_path is not None and spec_path.is_file():
+        import yaml
+
+        from pipeline.models.spec import parse_spec
+
+        if not parse_spec(yaml.safe_load(spec_path.read_text()), str(spec_path)).quantized:
+            return "it is a float model"
+    elif not any(type(layer).__name__.startswith("Q") for layer in keras_model.layers):
+        return "it is a float model"
+    from pipeline.deploy.from_qkeras import integer_network_from_qkeras
+
+    try:
+        integer_network_from_qkeras(keras_model)
+    except PipelineError as error:
+        return error.problem
+    return None

@@ -1,0 +1,122 @@
+"""Synthesize a da4ml design with Yosys (``synth_xilinx -flatten``) and parse its ``stat`` cell counts.
+
+The design is read together with da4ml's helper modules (``src/static/*.v``). Cells are grouped the
+way FPGA users count them: LUTs by size (``LUT1`` .. ``LUT6``, plus ``INV`` which places as a LUT1),
+carry chains (``CARRY4``; Yosys 0.23 maps ``CARRY4`` even for ``-family xcup``), flip-flops
+(``FD*``), DSPs (``DSP48*``), block RAMs (``RAMB*``), shift-register LUTs (``SRL*``) and wide
+multiplexers (``MUXF*``); I/O buffers are listed but not counted as logic.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_CELL_LINE = re.compile(r"^\s+(\S+)\s+(\d+)\s*$")
+
+
+@dataclass(frozen=True)
+class SynthesisResult:
+    """Cell counts of one synthesized design (source: Yosys ``stat`` after ``synth_xilinx``)."""
+
+    cells: dict[str, int]
+    family: str
+    seconds: float
+    luts_by_size: dict[str, int] = field(default_factory=dict)
+
+    def count(self, prefixes: tuple[str, ...]) -> int:
+        """Total of the cells whose type starts with one of ``prefixes``."""
+        return sum(number for name, number in self.cells.items() if name.startswith(prefixes))
+
+    @property
+    def luts(self) -> int:
+        return sum(self.luts_by_size.values())
+
+    @property
+    def carry(self) -> int:
+        return self.count(("CARRY",))
+
+    @property
+    def flip_flops(self) -> int:
+        return self.count(("FD",))
+
+    @property
+    def dsps(self) -> int:
+        return self.count(("DSP",))
+
+    @property
+    def brams(self) -> int:
+        return self.count(("RAMB",))
+
+    @property
+    def shift_register_luts(self) -> int:
+        return self.count(("SRL",))
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary (all figures from Yosys)."""
+        return {
+            "luts": self.luts,
+            "luts_by_size": dict(sorted(self.luts_by_size.items())),
+            "carry": self.carry,
+            "flip_flops": self.flip_flops,
+            "dsps": self.dsps,
+            "brams": self.brams,
+            "shift_register_luts": self.shift_register_luts,
+            "muxf": self.count(("MUXF",)),
+            "cells": dict(sorted(self.cells.items())),
+            "family": self.family,
+            "synthesis_seconds": round(self.seconds, 1),
+        }
+
+
+def parse_stat(text: str) -> dict[str, int]:
+    """Cell counts from the last ``Number of cells`` block of Yosys ``stat`` output."""
+    blocks = text.split("Number of cells:")
+    if len(blocks) < 2:
+        raise ValueError("no 'Number of cells' in yosys stat output")
+    cells: dict[str, int] = {}
+    for line in blocks[-1].splitlines()[1:]:
+        if not line.strip():
+            if cells:
+                break
+            continue
+        match = _CELL_LINE.match(line)
+        if match is None:
+            break
+        cells[match.group(1)] = int(match.group(2))
+    return cells
+
+
+def synthesize(rtl_dir: Path, top: str, work_dir: Path, family: str = "xcup") -> SynthesisResult:
+    """Run ``yosys`` on ``rtl_dir/src/{top}.v`` (+ stages, ``src/static``) and parse ``stat``.
+
+    ``family`` is Yosys' ``synth_xilinx -family`` (``xcup`` UltraScale+, ``xcu`` UltraScale, ``xc7``).
+    The log goes to ``work_dir/yosys.log``.
+    """
+    if shutil.which("yosys") is None:
+        raise FileNotFoundError("yosys is not on PATH")
+    start = time.perf_counter()
+    work_dir.mkdir(parents=True, exist_ok=True)
+    sources = [rtl_dir / "src" / f"{top}.v", *sorted((rtl_dir / "src").glob(f"{top}_stage*.v"))]
+    uses_tables = any((rtl_dir / "src" / "memfiles").glob("*.mem"))
+    sources += sorted(
+        path
+        for path in (rtl_dir / "src" / "static").glob("*.v")
+        if uses_tables or path.name != "lookup_table.v"  # its default $readmemh file does not exist
+    )
+    commands = [f"read_verilog {source.resolve()}" for source in sources]
+    commands += [f"synth_xilinx -flatten -family {family} -top {top}", "tee -o stat.txt stat"]
+    script = "\n".join(commands)
+    (work_dir / "synth.ys").write_text(script + "\n")
+    command = ["yosys", "-q", "-l", "yosys.log", "synth.ys"]
+    completed = subprocess.run(command, cwd=work_dir, capture_output=True)
+    if completed.returncode != 0:
+        raise RuntimeError(f"yosys failed: {completed.stderr.decode()[-3000:]}")
+    cells = parse_stat((work_dir / "stat.txt").read_text())
+    # INV cells are single-input LUTs once placed: counted with the LUTs.
+    luts = {name: number for name, number in cells.items() if re.fullmatch(r"LUT\d|INV", name)}
+    return SynthesisResult(cells=cells, family=family, seconds=time.perf_counter() - start, luts_by_size=luts)

@@ -1,0 +1,87 @@
+"""The contract between the runner and a stage module.
+
+Every stage is a module in :mod:`pipeline.stages` that defines
+
+* ``NAME``: the stage name (equal to the module name),
+* ``REQUIRES``: the names of the stages whose outputs it reads (a subset of the earlier stages),
+* ``PACKAGES``: distribution names whose versions enter the cache key (e.g. ``("tensorflow-cpu",)``),
+* ``Config``: a frozen pydantic model (:class:`StrictModel`) holding the stage's config section,
+* ``run(inputs: StageInputs, config: Config) -> StageOutputs``.
+
+A stage writes *only* into ``inputs.output_dir`` (a private staging directory); the runner moves it
+into place atomically after ``run`` returns, so a stage killed halfway never leaves an artifact that
+looks finished. Heavy libraries (TensorFlow, hls4ml, ...) are imported inside ``run`` so that the CLI
+and config validation stay fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+
+class StrictModel(BaseModel):
+    """Base for every config model: frozen, unknown keys are errors, no type coercion surprises."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
+
+
+class ProgressBar(Protocol):
+    """What a stage gets from :attr:`StageInputs.progress`."""
+
+    def advance(self, amount: float = 1) -> None: ...
+
+
+@dataclass(frozen=True)
+class StageInputs:
+    """Everything a stage may read.
+
+    Attributes:
+        output_dir: the staging directory; write all outputs here.
+        upstream: finished output directory of each stage named in ``REQUIRES``.
+        models: names of the model specs in this run (``models/<name>.yaml``), in config order.
+        model_specs: path of each model's spec file.
+        repo_root: directory the config file's relative paths are resolved against.
+        seed: the run's global seed.
+        quiet: no progress output when true.
+        progress: ``progress(description, total)`` gives a context manager yielding a bar.
+    """
+
+    output_dir: Path
+    upstream: Mapping[str, Path]
+    models: tuple[str, ...]
+    model_specs: Mapping[str, Path]
+    repo_root: Path
+    seed: int
+    quiet: bool = False
+    progress: Callable[[str, float | None], AbstractContextManager[ProgressBar]] = field(
+        default=None  # type: ignore[assignment]
+    )
+
+    def __post_init__(self) -> None:
+        if self.progress is None:
+            from pipeline.progress import make_progress
+
+            object.__setattr__(self, "progress", make_progress(quiet=self.quiet))
+
+
+@dataclass(frozen=True)
+class StageOutputs:
+    """What a stage returns: a JSON-serialisable summary stored in its manifest.
+
+    The files themselves are whatever the stage wrote into ``output_dir``; the runner hashes them.
+    """
+
+    summary: Mapping[str, Any] = field(default_factory=dict)
+
+
+def iter_model_dirs(stage_dir: Path) -> Iterator[tuple[str, Path]]:
+    """Yield ``(model_name, directory)`` for each per-model subdirectory of a finished stage."""
+    for child in sorted(stage_dir.iterdir()):
+        if child.is_dir() and not child.name.startswith((".", "_")):
+            yield child.name, child

@@ -1,0 +1,155 @@
+"""The ``constrain`` stage: accumulator-aware quantization (A2Q, Colbert et al. ICCV 2023; A2Q+,
+Colbert et al. 2024) of the pruned QKeras models.
+
+Per model, from ``prune/<model>/model.h5`` and the spec's layer options ``accumulator_bits`` (P) and
+``accumulator_method`` (``a2q`` | ``a2q_plus``):
+
+* constrained models: the named dense layers become :class:`pipeline.a2q.layers.AccumulatorAwareDense`
+  (A2Q+: Euclidean-projection initialisation), the model is fine-tuned with the constraint, stripped
+  to plain QKeras ``QDense`` layers with on-grid weights, and every channel of every constrained layer
+  is proven overflow-free by the exact worst-case check (bias included), else the stage fails;
+* other models pass through (model copied, ``"constrained": false``).
+
+Writes ``constrain/<model>/model.h5``, ``accumulators.json`` (per layer: data-type, weight-level and
+exact widths, target P, method, check) and ``metrics.json`` (``pipeline.measure``).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from pydantic import Field
+
+from pipeline.stage_api import StageInputs, StageOutputs, StrictModel
+
+NAME = "constrain"
+REQUIRES: tuple[str, ...] = ("data", "prune")
+PACKAGES: tuple[str, ...] = ("tensorflow-cpu", "qkeras", "numpy")
+
+
+class Config(StrictModel):
+    """Config section ``constrain:`` of the pipeline YAML.
+
+    Attributes:
+        epochs: fine-tuning epochs with the accumulator constraint.
+        learning_rate: Adam learning rate (``None``: the spec's training learning rate).
+        batch_size_override: replaces the spec's training batch size when set.
+        patience: early stopping on the validation loss (best weights restored); ``None``: off.
+    """
+
+    epochs: int = Field(default=10, ge=1)
+    learning_rate: float | None = Field(default=None, gt=0.0)
+    batch_size_override: int | None = Field(default=None, ge=1)
+    patience: int | None = Field(default=3, ge=1)
+
+
+def accumulator_targets(spec) -> dict[str, tuple[int, str]]:
+    """``dense layer name -> (accumulator_bits, accumulator_method)`` of the spec's constrained layers."""
+    return {
+        layer.dense_name: (int(layer.accumulator_bits), str(layer.accumulator_method))
+        for layer in spec.resolved_layers()
+        if layer.accumulator_bits is not None
+    }
+
+
+def _write_json(path: Path, data) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def _pass_through(name: str, spec, pruned_dir: Path, out: Path) -> dict:
+    from pipeline.a2q.report import layer_widths
+    from pipeline.errors import PipelineError
+    from pipeline.measure import ModelMetrics, load_metrics, save_metrics, save_skipped
+    from pipeline.models.io import load_model
+
+    shutil.copyfile(pruned_dir / "model.h5", out / "model.h5")
+    reason = "the model spec sets no accumulator_bits"
+    try:
+        layers = layer_widths(load_model(out / "model.h5"))
+    except PipelineError as error:  # float or otherwise non-integer model: no accumulator to size
+        layers, reason = None, f"{reason}; no integer form: {error.problem}"
+    _write_json(
+        out / "accumulators.json", {"model": name, "constrained": False, "reason": reason, "layers": layers}
+    )
+    previous = load_metrics(pruned_dir / "metrics.json")
+    if isinstance(previous, ModelMetrics):
+        details = {**previous.details, "constrained": False, "reason": reason}
+        save_metrics(previous.model_copy(update={"stage": NAME, "details": details}), out / "metrics.json")
+    else:
+        save_skipped(out / "metrics.json", f"not constrained: {reason}", constrained=False)
+    return {"constrained": False}
+
+
+def run(inputs: StageInputs, config: Config) -> StageOutputs:
+    """Constrain every model whose spec sets ``accumulator_bits``; pass the others through."""
+    from pipeline.data.io import load_dataset
+    from pipeline.errors import PipelineError
+    from pipeline.models.io import load_model, save_model
+    from pipeline.models.spec import load_spec
+    from pipeline.models.training import configure_determinism, fit
+    from pipeline.stages.train import spec_path
+
+    configure_determinism(inputs.seed)
+    dataset = None
+    summary = {}
+    for name in inputs.models:
+        spec = load_spec(spec_path(inputs, name, NAME))
+        pruned_dir = inputs.upstream["prune"] / name
+        out = inputs.output_dir / name
+        out.mkdir(parents=True, exist_ok=True)
+        targets = accumulator_targets(spec)
+        if not targets:
+            summary[name] = _pass_through(name, spec, pruned_dir, out)
+            continue
+
+        from pipeline.a2q.layers import strip, to_accumulator_aware
+        from pipeline.a2q.report import layer_widths
+        from pipeline.measure import measure_model, save_metrics
+
+        before = layer_widths(load_model(pruned_dir / "model.h5"))
+        try:
+            constrained = to_accumulator_aware(load_model(pruned_dir / "model.h5"), targets)
+        except PipelineError as error:  # name the spec file: that is where the user fixes it
+            raise PipelineError(
+                NAME, error.problem, input=f"{spec_path(inputs, name, NAME)}: {error.input}", fix=error.fix
+            ) from error
+        if dataset is None:
+            dataset = load_dataset(inputs.upstream["data"])
+        with inputs.progress(f"constrain {name}", config.epochs) as bar:
+            history = fit(
+                constrained,
+                dataset,
+                epochs=config.epochs,
+                batch_size=config.batch_size_override or spec.training.batch_size,
+                learning_rate=config.learning_rate or spec.training.learning_rate,
+                patience=config.patience,
+                seed=inputs.seed,
+                on_epoch_end=lambda _epoch: bar.advance(),
+            )
+        model = strip(constrained)
+        layers = layer_widths(model, targets)
+        failing = [
+            record["name"] for record in layers if record["check"] is not None and not record["check"]["fits"]
+        ]
+        if failing:  # strip() repairs every channel, so this is a bug, never a silent overflow
+            raise PipelineError(NAME, f"worst-case accumulator check failed for layers {failing}", input=name)
+        save_model(model, out / "model.h5")
+        (out / "history.json").write_text(json.dumps(history, indent=2) + "\n")
+        for record in layers:
+            record["before_constraint"] = next(
+                {key: b[key] for key in ("weight_level_bits", "exact_bits", "max_l1_norm")}
+                for b in before
+                if b["name"] == record["name"]
+            )
+        _write_json(out / "accumulators.json", {"model": name, "constrained": True, "layers": layers})
+        widths = {
+            r["name"]: {k: r[k] for k in ("data_type_bits", "weight_level_bits", "target_bits")}
+            for r in layers
+        }
+        details = {"constrained": True, "epochs": len(history.get("loss", [])), "accumulators": widths}
+        metrics = measure_model(model, dataset, spec, stage=NAME, details=details)
+        save_metrics(metrics, out / "metrics.json")
+        summary[name] = {"constrained": True, "accuracy": metrics.physics.accuracy, "accumulators": widths}
+    return StageOutputs(summary=summary)

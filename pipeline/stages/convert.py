@@ -1,0 +1,152 @@
+"""The ``convert`` stage: QONNX -> hls4ml project (ONNX frontend), C-simulation compared bit-exactly
+with the QKeras model on every test jet.
+
+Writes, per model, ``convert/<model>/hls4ml_prj/`` (the whole hls4ml project: ``firmware/``,
+``build_prj.tcl``, ``tb_data/``, ``hls4ml_config.yml``, the QONNX ``model.onnx``; relocatable: no
+absolute path to the staging directory, no compiled library; run ``vitis_hls -f build_prj.tcl`` in
+it), ``bit_exact.json`` (C-sim vs QKeras integer-logit mismatches, emulator vs C-sim) and
+``metrics.json``. A mismatch fails the stage naming the first differing jet and layer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import tempfile
+from pathlib import Path
+
+from pydantic import Field
+
+from pipeline.errors import PipelineError
+from pipeline.stage_api import StageInputs, StageOutputs, StrictModel, iter_model_dirs
+
+NAME = "convert"
+REQUIRES: tuple[str, ...] = ("data", "export", "constrain")
+PACKAGES: tuple[str, ...] = ("hls4ml", "qonnx", "onnx", "tensorflow-cpu", "qkeras", "numpy")
+
+
+class Config(StrictModel):
+    """Config section ``convert:`` of the pipeline YAML.
+
+    Attributes:
+        hls4ml_config: hls4ml YAML (relative to the repo root) with part, clock, io type, strategy.
+        testbench_jets: test jets written to the project's ``tb_data/`` for Vitis C-simulation.
+        batch_size: jets per QKeras ``predict`` call.
+    """
+
+    hls4ml_config: str = "hls4ml_configs/vitis_latency.yml"
+    testbench_jets: int = Field(default=1000, ge=1)
+    batch_size: int = Field(default=8192, ge=1)
+
+
+def _model_and_accumulators(name: str, export_dir: Path, constrain_dir: Path):
+    from pipeline.deploy.stage_io import ACCUMULATORS_FILE, SOURCE_FILE, read_json
+    from pipeline.models.io import load_model
+
+    source = read_json(export_dir / SOURCE_FILE, NAME)
+    base = export_dir if source.get("model") == "export" else constrain_dir / name
+    accumulators = base / ACCUMULATORS_FILE
+    return load_model(base / "model.h5"), (read_json(accumulators, NAME) if accumulators.is_file() else {})
+
+
+def convert_one(name, model, accumulators, wrapper, features, config, settings, model_dir, staging_dir) -> dict:
+    """Convert, compile and check one model; returns its metrics record (raises on a mismatch)."""
+    import numpy as np
+
+    from pipeline.deploy.emulator import emulate
+    from pipeline.deploy.export_qonnx import dense_node_names, integer_logits, output_fractional_bits
+    from pipeline.deploy.from_qkeras import integer_network_from_qkeras
+    from pipeline.deploy.hls import (
+        build_hls_config,
+        convert_to_hls,
+        csim_predict,
+        finalize_project,
+        first_differing_layer,
+        hls_type,
+    )
+    from pipeline.deploy.stage_io import parse_accumulator_bits, write_json
+
+    plain = integer_network_from_qkeras(model)
+    widths = parse_accumulator_bits(accumulators, {layer.name for layer in plain.layers})
+    network = integer_network_from_qkeras(model, widths)
+    node_names = dense_node_names(wrapper, network)
+    fractional = output_fractional_bits(network)
+    reference_real = model.predict(features, batch_size=config.batch_size, verbose=0)
+    reference = integer_logits(reference_real, fractional)
+    project_dir = model_dir / "hls4ml_prj"
+    with tempfile.TemporaryDirectory() as scratch, contextlib.redirect_stdout(io.StringIO()):
+        testbench = (Path(scratch) / "tb_input.npy", Path(scratch) / "tb_output.npy")
+        np.save(testbench[0], features[: config.testbench_jets].astype(np.float64))
+        np.save(testbench[1], reference_real[: config.testbench_jets].astype(np.float64))
+        hls_config = build_hls_config(wrapper, network, node_names, settings)
+        hls_model = convert_to_hls(wrapper, hls_config, settings, project_dir, testbench)
+        csim = integer_logits(csim_predict(hls_model, features), fractional)
+        differs = np.flatnonzero(np.any(csim != reference, axis=1))
+        layer = first_differing_layer(hls_model, network, features[differs[0]]) if len(differs) else None
+    emulated = emulate(network, features)
+    emulator_differs = int(np.count_nonzero(np.any(emulated.logits_raw != csim, axis=1)))
+    record = {
+        "jets": int(len(features)),
+        "mismatches": int(len(differs)),
+        "first_mismatch": None if layer is None else {"jet": int(differs[0]), "layer": layer},
+        "emulator_vs_csim_mismatches": emulator_differs,
+        "output_fractional_bits": fractional,
+    }
+    write_json(model_dir / "bit_exact.json", record)
+    if len(differs):
+        raise PipelineError(
+            NAME,
+            f"hls4ml C-sim of {name} differs from QKeras on {len(differs)} of {len(features)} test jets; "
+            f"first: jet {int(differs[0])}, layer {layer}",
+            input=str(model_dir / "bit_exact.json"),
+            fix="check the accumulator widths in constrain/<model>/accumulators.json and the hls4ml config",
+        )
+    (project_dir / "model.onnx").write_bytes(wrapper.model.SerializeToString())
+    stamp = hashlib.sha256(wrapper.model.SerializeToString()).hexdigest()[:8]
+    finalize_project(project_dir, staging_dir, stamp)
+    metrics = {
+        "csim_mismatches": 0,
+        "emulator_vs_csim_mismatches": emulator_differs,
+        "test_jets": record["jets"],
+        "accumulator_types": {
+            layer.name: None if layer.accumulator is None else hls_type(layer.accumulator) for layer in network.layers
+        },
+        "accumulator_overflows": emulated.accumulator_overflows,
+        "saturations": emulated.saturations,
+        "hls4ml": settings.model_dump(),
+    }
+    write_json(model_dir / "metrics.json", metrics)
+    return metrics
+
+
+def run(inputs: StageInputs, config: Config) -> StageOutputs:
+    """Convert every exported model to an hls4ml project and check its C-sim bit-exact on the test split."""
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from pipeline.data.io import load_dataset
+    from pipeline.deploy.hls import load_hls_settings
+    from pipeline.deploy.stage_io import read_metrics_skip, write_json
+
+    settings_path = Path(config.hls4ml_config)
+    settings = load_hls_settings(settings_path if settings_path.is_absolute() else inputs.repo_root / settings_path)
+    features = load_dataset(inputs.upstream["data"]).x_test
+    summary = {}
+    model_dirs = list(iter_model_dirs(inputs.upstream["export"]))
+    with inputs.progress("convert", len(model_dirs)) as bar:
+        for name, export_dir in model_dirs:
+            model_dir = inputs.output_dir / name
+            model_dir.mkdir(parents=True, exist_ok=True)
+            skipped = read_metrics_skip(export_dir)
+            if skipped:
+                summary[name] = {"skipped": f"export skipped it: {skipped}"}
+                write_json(model_dir / "metrics.json", summary[name])
+            else:
+                model, accumulators = _model_and_accumulators(name, export_dir, inputs.upstream["constrain"])
+                wrapper = ModelWrapper(str(export_dir / "model.onnx"))
+                metrics = convert_one(
+                    name, model, accumulators, wrapper, features, config, settings, model_dir, inputs.output_dir
+                )
+                summary[name] = {"csim_mismatches": metrics["csim_mismatches"]}
+            bar.advance()
+    return StageOutputs(summary=summary)

@@ -1,0 +1,94 @@
+"""The ``prune`` stage: quantization-aware pruning (Hawks et al. 2021) from the trained checkpoint.
+
+Per model: ``prune/<model>/model.h5`` (pruning wrappers stripped; pruned kernel entries are exact
+zeros), ``history.json`` and ``metrics.json`` whose ``details`` hold ``pruned``, the schedule, the
+target and the reached (float-kernel) sparsity per dense layer. A model whose spec has no
+``pruning`` section passes through unchanged (its trained model copied, ``"pruned": false``).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from pydantic import Field
+
+from pipeline.stage_api import StageInputs, StageOutputs, StrictModel
+
+NAME = "prune"
+REQUIRES: tuple[str, ...] = ("data", "train")
+PACKAGES: tuple[str, ...] = ("tensorflow-cpu", "qkeras", "tensorflow-model-optimization", "numpy")
+
+
+class Config(StrictModel):
+    """Config section ``prune:`` of the pipeline YAML.
+
+    Attributes:
+        epochs_override: prune/fine-tune for this many epochs instead of the spec's ``pruning.epochs``.
+        batch_size_override: replaces the spec's training batch size when set.
+    """
+
+    epochs_override: int | None = Field(default=None, ge=1)
+    batch_size_override: int | None = Field(default=None, ge=1)
+
+
+def run(inputs: StageInputs, config: Config) -> StageOutputs:
+    """Prune every model with a ``pruning`` spec; pass the others through."""
+    from pipeline.data.io import load_dataset
+    from pipeline.errors import PipelineError
+    from pipeline.measure import ModelMetrics, load_metrics, measure_model, save_metrics
+    from pipeline.models.io import load_model, save_model
+    from pipeline.models.pruning import kernel_sparsity, prune_model
+    from pipeline.models.spec import load_spec
+    from pipeline.models.training import configure_determinism
+    from pipeline.stages.train import spec_path
+
+    configure_determinism(inputs.seed)
+    dataset = None
+    summary = {}
+    for name in inputs.models:
+        spec = load_spec(spec_path(inputs, name, NAME))
+        trained_dir = inputs.upstream["train"] / name
+        out = inputs.output_dir / name
+        out.mkdir(parents=True, exist_ok=True)
+        if spec.pruning is None:
+            shutil.copyfile(trained_dir / "model.h5", out / "model.h5")
+            trained = load_metrics(trained_dir / "metrics.json")
+            if not isinstance(trained, ModelMetrics):
+                raise PipelineError(NAME, "the trained model's metrics are missing", input=str(trained_dir))
+            details = {"pruned": False, "reason": "the model spec has no pruning section"}
+            save_metrics(trained.model_copy(update={"stage": NAME, "details": details}), out / "metrics.json")
+            summary[name] = {"pruned": False}
+            continue
+        if dataset is None:
+            dataset = load_dataset(inputs.upstream["data"])
+        batch_size = config.batch_size_override or spec.training.batch_size
+        epochs = config.epochs_override or spec.pruning.epochs
+        n_rounds = 1 if spec.pruning.schedule == "polynomial" else spec.pruning.iterations
+        epochs_total = epochs if n_rounds == 1 else n_rounds * max(1, epochs // n_rounds)
+        model = load_model(trained_dir / "model.h5")
+        with inputs.progress(f"prune {name}", epochs_total) as bar:
+            model, history = prune_model(
+                model,
+                spec,
+                dataset,
+                seed=inputs.seed,
+                batch_size=batch_size,
+                epochs=epochs,
+                on_epoch_end=lambda _epoch: bar.advance(),
+            )
+        save_model(model, out / "model.h5")
+        (out / "history.json").write_text(json.dumps(history, indent=2) + "\n")
+        reached = kernel_sparsity(model, spec)
+        details = {
+            "pruned": True,
+            "schedule": spec.pruning.schedule,
+            "target_sparsity": spec.pruning.target_sparsity,
+            "reached_sparsity": reached,
+            "epochs": epochs_total,
+            "batch_size": batch_size,
+        }
+        metrics = measure_model(model, dataset, spec, stage=NAME, details=details)
+        save_metrics(metrics, out / "metrics.json")
+        summary[name] = {"pruned": True, "accuracy": metrics.physics.accuracy, "bops": metrics.cost.bops}
+    return StageOutputs(summary=summary)

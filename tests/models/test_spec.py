@@ -1,0 +1,119 @@
+"""Model spec validation: shipped specs load; bad keys and impossible widths name file and key."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline.errors import PipelineError
+from pipeline.models.spec import dump_spec, load_spec, parse_spec
+
+MODELS = Path(__file__).resolve().parents[2] / "models"
+
+
+def base_spec() -> dict:
+    return {
+        "name": "toy",
+        "input_quantizer": {"bits": 16, "integer_bits": 6},
+        "defaults": {
+            "weight": {"bits": 6, "integer_bits": 0},
+            "bias": {"bits": 6, "integer_bits": 0},
+            "activation": {"bits": 6, "integer_bits": 0},
+        },
+        "layers": [{"units": 8, "activation": "relu"}, {"units": 5, "activation": "linear"}],
+    }
+
+
+def write(tmp_path: Path, data: dict) -> Path:
+    path = tmp_path / f"{data.get('name', 'toy')}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_shipped_specs_load():
+    names = {path.stem for path in MODELS.glob("*.yaml")}
+    assert {"jet_dnn_float", "jet_dnn_q6", "jet_dnn_q6_qap", "jet_dnn_q6_a2q_plus_qap"} <= names
+    for name in names:
+        spec = load_spec(MODELS / f"{name}.yaml")
+        assert [layer.units for layer in spec.layers] == [64, 32, 32, 5]
+    assert not load_spec(MODELS / "jet_dnn_float.yaml").quantized
+    qap = load_spec(MODELS / "jet_dnn_q6_qap.yaml")
+    assert qap.pruning.target_sparsity == 0.75
+    a2q = load_spec(MODELS / "jet_dnn_q6_a2q_plus_qap.yaml")
+    assert all(
+        layer.accumulator_bits == 16 and layer.accumulator_method == "a2q_plus"
+        for layer in a2q.resolved_layers()
+    )
+
+
+def test_defaults_apply_and_layer_overrides_win():
+    data = base_spec()
+    data["layers"][0]["weight"] = {"bits": 4, "integer_bits": 1}
+    data["layers"][1]["bias"] = None
+    spec = parse_spec(data, "toy.yaml")
+    first, last = spec.resolved_layers()
+    assert (first.weight.bits, first.weight.integer_bits) == (4, 1)
+    assert first.bias.bits == 6 and first.activation_quantizer.bits == 6
+    assert last.weight.bits == 6 and last.bias is None and last.activation_quantizer is None
+    assert (first.dense_name, first.activation_name, last.dense_name, last.activation_name) == (
+        "dense_1",
+        "relu_1",
+        "dense_2",
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("mutate", "key"),
+    [
+        (lambda d: d.update(colour="red"), "colour"),
+        (lambda d: d["layers"][0].update(unitz=3), "layers.0.unitz"),
+        (lambda d: d["defaults"]["weight"].update(bits=0), "layers.0.weight"),
+        (lambda d: d["defaults"]["weight"].update(integer_bits=6), "layers.0.weight"),
+        (lambda d: d["defaults"]["bias"].update(integer_bits=-1), "layers.0.bias"),
+        (lambda d: d["defaults"]["activation"].update(integer_bits=7), "layers.0.activation_quantizer"),
+        (lambda d: d["input_quantizer"].update(integer_bits=16), "input_quantizer"),
+        (lambda d: d["layers"][0].update(accumulator_bits=1, accumulator_method="a2q"), "accumulator_bits"),
+        (lambda d: d["layers"][0].update(accumulator_bits=12), "accumulator_method"),
+        (
+            lambda d: d["layers"][0].update(accumulator_bits=12, accumulator_method="a3q"),
+            "accumulator_method",
+        ),
+        (lambda d: d["layers"][1].update(activation="relu"), "last layer"),
+        (lambda d: d["layers"][0].update(batch_norm=True), "batch_norm"),
+        (lambda d: d.update(pruning={"target_sparsity": 1.5}), "pruning.target_sparsity"),
+        (lambda d: d.update(pruning={"target_sparsity": 0.5, "schedule": "random"}), "pruning.schedule"),
+        (lambda d: d.update(training={"epochs": 0}), "training.epochs"),
+    ],
+)
+def test_bad_specs_name_file_and_key(tmp_path, mutate, key):
+    data = base_spec()
+    mutate(data)
+    path = write(tmp_path, data)
+    with pytest.raises(PipelineError) as error:
+        load_spec(path)
+    assert str(path) in error.value.message
+    assert key in error.value.message
+
+
+def test_relu_may_use_all_bits_as_integer_and_float_bn_is_allowed():
+    data = base_spec()
+    data["defaults"]["activation"] = {"bits": 6, "integer_bits": 6}
+    assert parse_spec(data, "toy.yaml").resolved_layers()[0].activation_quantizer.integer_bits == 6
+    float_data = {
+        "name": "toy",
+        "layers": [{"units": 4, "batch_norm": True}, {"units": 2, "activation": "linear"}],
+    }
+    assert parse_spec(float_data, "toy.yaml").resolved_layers()[0].bn_name == "bn_1"
+
+
+def test_name_must_match_file(tmp_path):
+    path = tmp_path / "other.yaml"
+    path.write_text(yaml.safe_dump(base_spec()))
+    with pytest.raises(PipelineError, match="name"):
+        load_spec(path)
+
+
+def test_dump_round_trips():
+    spec = load_spec(MODELS / "jet_dnn_q6_a2q_plus_qap.yaml")
+    assert parse_spec(yaml.safe_load(dump_spec(spec)), "dump") == spec

@@ -1,0 +1,41 @@
+"""Yosys synthesis of the tiny design and ``stat`` parsing."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.rtl.yosys import parse_stat, synthesize
+
+STAT = """
+=== network ===
+
+   Number of wires:                419
+   Number of cells:                556
+     BUFG                            1
+     CARRY4                         78
+     FDRE                          104
+     INV                            47
+     LUT2                          167
+     LUT6                            9
+
+"""
+
+
+def test_parse_stat_reads_the_cell_block():
+    cells = parse_stat(STAT)
+    assert cells == {"BUFG": 1, "CARRY4": 78, "FDRE": 104, "INV": 47, "LUT2": 167, "LUT6": 9}
+    with pytest.raises(ValueError):
+        parse_stat("no statistics here")
+
+
+def test_synthesis_counts_luts_and_registers(tiny_design, tmp_path):
+    _, _, design, _ = tiny_design
+    result = synthesize(design.rtl_dir, design.top, tmp_path, family="xcup")
+    summary = result.to_dict()
+    assert summary["luts"] == sum(summary["luts_by_size"].values()) > 0
+    assert summary["carry"] > 0
+    # every pipeline register bit da4ml plans is a flip-flop unless yosys proves it constant
+    assert 0 < summary["flip_flops"] <= design.da4ml_register_bits
+    # da4ml's LUT estimate and yosys agree to within a factor of three on a tiny design
+    assert design.da4ml_lut_estimate / 3 < summary["luts"] < 3 * design.da4ml_lut_estimate
+    assert (tmp_path / "stat.txt").is_file()

@@ -1,0 +1,17 @@
+"""Toy stage 1: writes the integers 0..count-1."""
+
+from pipeline.stage_api import StageInputs, StageOutputs, StrictModel
+
+NAME = "numbers"
+REQUIRES: tuple[str, ...] = ()
+PACKAGES: tuple[str, ...] = ("pyyaml",)
+
+
+class Config(StrictModel):
+    count: int = 5
+
+
+def run(inputs: StageInputs, config: Config) -> StageOutputs:
+    values = [(index * 7 + inputs.seed) % 101 for index in range(config.count)]
+    (inputs.output_dir / "numbers.txt").write_text("\n".join(map(str, values)) + "\n")
+    return StageOutputs(summary={"count": config.count})
