@@ -3,7 +3,7 @@
 Runs the data stage on the bundled sample (or ``--sample``) and trains plain Keras Dense layers
 (ReLU, logits out, ``from_logits=True``) with Adam. The hls4ml benchmark's float model reaches ~76 %
 on the OpenML/Zenodo data; a value far from that on generated jets means the features need checking.
-Usage: ``python benchmarks/float_mlp_accuracy.py [--epochs 30] [--seed 0]``.
+Usage: ``python benchmarks/float_mlp_accuracy.py [--epochs 30] [--batch-size 256] [--seed 0]``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--sample", default="triggers_data/jets_pythia.h5")
     options = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -65,7 +66,7 @@ def main() -> None:
         dataset.y_train,
         validation_data=(dataset.x_val, dataset.y_val),
         epochs=options.epochs,
-        batch_size=1024,
+        batch_size=options.batch_size,
         verbose=0,
         callbacks=[tf.keras.callbacks.EarlyStopping(patience=5, restore_best_weights=True)],
     )

@@ -178,8 +178,10 @@ def to_accumulator_aware(model: tf.keras.Model, settings: Mapping[str, tuple[int
     :class:`AccumulatorAwareDense` initialised from its trained (pruned) weights.
 
     A2Q: direction = the kernel, gain = its per-channel L1 norm (as Brevitas), clipped to the bound
-    (a gain above the bound is clipped in the forward pass and would get no gradient). A2Q+: direction = the Euclidean projection of the zero-centred kernel onto the L1 ball
-    of the bound (Duchi et al. 2008; [A2Q+] initialisation). The pruning mask is ``kernel != 0``.
+    (a gain above the bound is clipped in the forward pass and would get no gradient). A2Q+:
+    direction = the Euclidean projection of the zero-centred kernel onto the L1 ball of the bound
+    (Duchi et al. 2008; [A2Q+] initialisation). The pruning mask is ``kernel != 0``.
+    Dense layers not in ``settings`` are frozen, so fine-tuning cannot regrow their pruned weights.
     """
     network = integer_network_from_qkeras(model)
     input_formats = {}
@@ -231,7 +233,11 @@ def to_accumulator_aware(model: tf.keras.Model, settings: Mapping[str, tuple[int
 
         return new_layer, initialise
 
-    return _rebuild(model, replace)
+    rebuilt = _rebuild(model, replace)
+    for dense in network.layers:  # unconstrained layers keep their (pruned) weights exactly
+        if dense.name not in settings:
+            rebuilt.get_layer(dense.name).trainable = False
+    return rebuilt
 
 
 def strip(model: tf.keras.Model) -> tf.keras.Model:

@@ -16,6 +16,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pydantic import Field
+
 from pipeline.errors import PipelineError
 from pipeline.stage_api import StrictModel
 
@@ -36,7 +38,7 @@ class ExternalModel(StrictModel):
     path: str
     weights: str | None = None
     input_quantizer: InputQuantizer | None = None
-    accumulator_bits: dict[str, int] = {}
+    accumulator_bits: dict[str, int] = Field(default_factory=dict)
 
 
 def _resolve(path: str, repo_root: Path) -> Path:
@@ -49,7 +51,11 @@ def _quantizers_as_strings(architecture: dict) -> dict:
     ``model_from_json`` cannot rebuild; QKeras also accepts it as a string ``quantized_relu(bits=6, ...)``."""
     for layer in architecture.get("config", {}).get("layers", []):
         activation = layer.get("config", {}).get("activation")
-        if layer.get("class_name") == "QActivation" and isinstance(activation, dict) and "config" in activation:
+        if (
+            layer.get("class_name") == "QActivation"
+            and isinstance(activation, dict)
+            and "config" in activation
+        ):
             arguments = ", ".join(f"{key}={value!r}" for key, value in activation["config"].items())
             layer["config"]["activation"] = f"{activation['class_name']}({arguments})"
     return architecture
@@ -63,7 +69,9 @@ def _load_file(external: ExternalModel, repo_root: Path, name: str) -> keras.Mod
     path = _resolve(external.path, repo_root)
     key = f"external_models.{name}.path"
     if not path.is_file():
-        raise PipelineError("export", "external model file not found", input=f"{key}: {path}", fix="fix the path")
+        raise PipelineError(
+            "export", "external model file not found", input=f"{key}: {path}", fix="fix the path"
+        )
     if path.suffix == ".json":
         if external.weights is None:
             raise PipelineError(
@@ -120,7 +128,9 @@ def with_input_quantizer(model: keras.Model, quantizer: InputQuantizer | None, n
             fix="add input_quantizer: {bits: ..., integer_bits: ...} (the precision of the firmware's input)",
         )
     inputs = tf.keras.Input(shape=model.input_shape[1:], name="input")
-    x = QActivation(quantized_bits(quantizer.bits, quantizer.integer_bits, alpha=1), name="input_quant")(inputs)
+    x = QActivation(quantized_bits(quantizer.bits, quantizer.integer_bits, alpha=1), name="input_quant")(
+        inputs
+    )
     for layer in model.layers:
         if type(layer).__name__ != "InputLayer":
             x = layer(x)

@@ -22,8 +22,6 @@ import numpy as np
 
 from pipeline.deploy.integer_network import DenseLayer, FixedFormat, IntegerNetwork
 
-_FLOAT64_EXACT = 2.0**52
-
 
 @dataclass(frozen=True)
 class LayerTrace:
@@ -53,90 +51,144 @@ class EmulatorResult:
 
 
 def round_half_even_shift(raw: np.ndarray, shift: int) -> np.ndarray:
-    """``raw * 2**-shift`` rounded half to even (``shift > 0``) or exactly scaled (``shift <= 0``)."""
+    """``raw * 2**-shift`` rounded half to even (``shift > 0``) or exactly scaled (``shift <= 0``).
+
+    Uses ``(raw + 2**(shift-1) - 1 + lsb) >> shift`` with ``lsb`` the last bit of ``raw >> shift``:
+    below half rounds down, above half up, exactly half up only when the truncated value is odd.
+    """
     if shift <= 0:
         return raw << -shift
-    floor = raw >> shift
-    remainder = raw - (floor << shift)
-    half = 1 << (shift - 1)
-    round_up = (remainder > half) | ((remainder == half) & ((floor & 1) == 1))
-    return floor + round_up
+    return (raw + ((1 << (shift - 1)) - 1) + ((raw >> shift) & 1)) >> shift
 
 
 def quantize_real(values: np.ndarray, fmt: FixedFormat) -> tuple[np.ndarray, int]:
     """Real values -> raw ints of ``fmt`` (half to even, saturate); also the number of saturated values."""
-    scaled = np.round(np.asarray(values, dtype=np.float64) * 2.0**fmt.fractional_bits)
-    clipped = np.clip(scaled, fmt.raw_min, fmt.raw_max)
-    return clipped.astype(np.int64), int(np.count_nonzero(clipped != scaled))
+    raw, saturated = _quantize_float(np.asarray(values, dtype=np.float64), fmt)
+    return raw.astype(np.int64), saturated
 
 
 def wrap(raw: np.ndarray, fmt: FixedFormat) -> np.ndarray:
-    """Two's complement wrap-around of ``raw`` to ``fmt.bits`` bits (``AP_WRAP``)."""
-    modulus = np.int64(1) << fmt.bits
-    wrapped = (raw - fmt.raw_min) % modulus + fmt.raw_min
-    return wrapped
+    """Two's complement wrap-around of ``raw`` (ints, or integer-valued floats) to ``fmt.bits`` bits."""
+    return (raw - fmt.raw_min) % (2**fmt.bits) + fmt.raw_min
 
 
-def _matmul_exact(x_raw: np.ndarray, weight_raw: np.ndarray) -> np.ndarray:
-    """Integer matrix product; uses float64 BLAS when every partial sum is exactly representable."""
-    bound = float(np.abs(x_raw).max(initial=0)) * float(np.abs(weight_raw).sum(axis=0).max(initial=0))
-    if bound < _FLOAT64_EXACT:
-        return (x_raw.astype(np.float64) @ weight_raw.astype(np.float64)).astype(np.int64)
-    return x_raw @ weight_raw
+def _quantize_float(values: np.ndarray, fmt: FixedFormat) -> tuple[np.ndarray, int]:
+    scaled = np.round(values * 2.0**fmt.fractional_bits)
+    clipped = np.clip(scaled, fmt.raw_min, fmt.raw_max)
+    return clipped, int(np.count_nonzero(clipped != scaled))
 
 
-def dense_accumulate(x_raw: np.ndarray, x_fractional_bits: int, layer: DenseLayer) -> tuple[np.ndarray, int, int]:
-    """Accumulator of one dense layer: ``(raw after wrapping, fractional bits, number of overflows)``."""
-    accumulator_fractional = x_fractional_bits + layer.weight_fractional_bits
-    acc = _matmul_exact(x_raw, layer.weight_raw)
-    bias_shift = accumulator_fractional - layer.bias_fractional_bits
-    bias = layer.bias_raw << bias_shift if bias_shift >= 0 else layer.bias_raw >> -bias_shift
-    acc = acc + bias
+@dataclass(frozen=True)
+class _Plan:
+    """One layer prepared for the fast path: integer-valued float weights/bias in an exact dtype."""
+
+    layer: DenseLayer
+    dtype: type
+    weight: np.ndarray
+    bias: np.ndarray
+    accumulator_fractional_bits: int
+
+
+def _plan(layers: tuple[DenseLayer, ...], input_format: FixedFormat) -> list[_Plan]:
+    """Choose per layer the narrowest float type in which every partial sum is an exact integer
+    (float32 below 2**24, float64 below 2**53) from the worst case ``max|x_raw| * max_j sum_i |w_ij|
+    + max|b|``."""
+    plans = []
+    x_format = input_format
+    for layer in layers:
+        fractional = x_format.fractional_bits + layer.weight_fractional_bits
+        if layer.accumulator is not None and layer.accumulator.fractional_bits != fractional:
+            raise ValueError(
+                f"layer {layer.name}: accumulator has {layer.accumulator.fractional_bits} fractional bits, "
+                f"expected f_x + f_w = {fractional}"
+            )
+        shift = fractional - layer.bias_fractional_bits
+        bias = layer.bias_raw << shift if shift >= 0 else layer.bias_raw >> -shift
+        x_max = max(abs(x_format.raw_min), abs(x_format.raw_max))
+        l1 = int(np.abs(layer.weight_raw).sum(axis=0).max(initial=0))
+        bound = x_max * l1 + int(np.abs(bias).max(initial=0))
+        if bound >= 2**53:
+            raise ValueError(f"layer {layer.name}: accumulator bound 2**{bound.bit_length()} exceeds 2**53")
+        dtype = np.float32 if bound < 2**24 else np.float64
+        plans.append(_Plan(layer, dtype, layer.weight_raw.astype(dtype), bias.astype(dtype), fractional))
+        width = bound.bit_length() + 1
+        x_format = layer.output or FixedFormat(bits=width, integer_bits=width - fractional, signed=True)
+    return plans
+
+
+def _run_layer(x_raw: np.ndarray, plan: _Plan) -> tuple[np.ndarray, np.ndarray, int, int, int]:
+    """``(accumulator, output, output fractional bits, overflows, saturations)``, integer-valued floats."""
+    layer = plan.layer
+    acc = x_raw.astype(plan.dtype, copy=False) @ plan.weight
+    acc += plan.bias
     overflows = 0
     if layer.accumulator is not None:
         fmt = layer.accumulator
         overflows = int(np.count_nonzero((acc < fmt.raw_min) | (acc > fmt.raw_max)))
-        if fmt.fractional_bits != accumulator_fractional:
-            raise ValueError(
-                f"layer {layer.name}: accumulator has {fmt.fractional_bits} fractional bits, "
-                f"expected f_x + f_w = {accumulator_fractional}"
-            )
-        acc = wrap(acc, fmt)
-    return acc, accumulator_fractional, overflows
-
-
-def activate(acc: np.ndarray, acc_fractional_bits: int, layer: DenseLayer) -> tuple[np.ndarray, int, int]:
-    """ReLU/identity then the output quantizer (RND_CONV, SAT): ``(raw, fractional bits, saturations)``."""
+        if overflows:
+            acc = wrap(acc, fmt)
     values = np.maximum(acc, 0) if layer.activation == "relu" else acc
     if layer.output is None:
-        return values, acc_fractional_bits, 0
+        return acc, values, plan.accumulator_fractional_bits, overflows, 0
     fmt = layer.output
-    rounded = round_half_even_shift(values, acc_fractional_bits - fmt.fractional_bits)
+    rounded = np.round(
+        values * values.dtype.type(2.0 ** (fmt.fractional_bits - plan.accumulator_fractional_bits))
+    )
     clipped = np.clip(rounded, fmt.raw_min, fmt.raw_max)
-    return clipped, fmt.fractional_bits, int(np.count_nonzero(clipped != rounded))
+    return acc, clipped, fmt.fractional_bits, overflows, int(np.count_nonzero(clipped != rounded))
 
 
 def emulate(
-    network: IntegerNetwork, features: np.ndarray, *, ideal: bool = False, keep_layers: bool = False
+    network: IntegerNetwork,
+    features: np.ndarray,
+    *,
+    ideal: bool = False,
+    keep_layers: bool = False,
+    chunk_size: int = 8192,
 ) -> EmulatorResult:
-    """Run ``network`` on real-valued ``features`` ``(n, fan_in)`` in int64 with hls4ml semantics.
+    """Run ``network`` on real-valued ``features`` ``(n, fan_in)`` with hls4ml semantics.
+
+    The arithmetic is integer arithmetic; it is carried in float32/float64 BLAS only where every value
+    is an integer exactly representable there (checked per layer from worst-case bounds), and results
+    are returned as int64.
 
     Args:
         network: the integer network.
         features: the model inputs (the standardised jet features), any float dtype.
         ideal: ignore accumulator widths (never wrap): the exact QKeras arithmetic.
         keep_layers: also return each layer's raw accumulator and output (:class:`LayerTrace`).
+        chunk_size: jets per block (keeps the working set in cache; results do not depend on it).
     """
-    x_raw, _ = quantize_real(features, network.input_format)
-    x_fractional = network.input_format.fractional_bits
-    overflows: dict[str, int] = {}
-    saturations: dict[str, int] = {}
-    traces = []
-    for layer in network.layers:
-        if ideal and layer.accumulator is not None:
-            layer = DenseLayer(**{**layer.__dict__, "accumulator": None})
-        acc, acc_fractional, overflows[layer.name] = dense_accumulate(x_raw, x_fractional, layer)
-        x_raw, x_fractional, saturations[layer.name] = activate(acc, acc_fractional, layer)
-        if keep_layers:
-            traces.append(LayerTrace(layer.name, acc, acc_fractional, x_raw, x_fractional))
-    return EmulatorResult(x_raw, x_fractional, overflows, saturations, tuple(traces))
+    layers = network.layers
+    if ideal:
+        layers = tuple(DenseLayer(**{**layer.__dict__, "accumulator": None}) for layer in layers)
+    plans = _plan(layers, network.input_format)
+    overflows = dict.fromkeys((layer.name for layer in layers), 0)
+    saturations = dict.fromkeys((layer.name for layer in layers), 0)
+    outputs, traces = [], []
+    features = np.asarray(features, dtype=np.float64)
+    fractional = network.input_format.fractional_bits
+    for start in range(0, max(len(features), 1), chunk_size):
+        x_raw, _ = _quantize_float(features[start : start + chunk_size], network.input_format)
+        chunk_traces = []
+        for plan in plans:
+            acc, x_raw, fractional, overflow, saturated = _run_layer(x_raw, plan)
+            overflows[plan.layer.name] += overflow
+            saturations[plan.layer.name] += saturated
+            if keep_layers:
+                chunk_traces.append((acc.astype(np.int64), x_raw.astype(np.int64)))
+        outputs.append(x_raw.astype(np.int64))
+        traces.append(chunk_traces)
+    merged = ()
+    if keep_layers:
+        merged = tuple(
+            LayerTrace(
+                plan.layer.name,
+                np.concatenate([chunk[index][0] for chunk in traces]),
+                plan.accumulator_fractional_bits,
+                np.concatenate([chunk[index][1] for chunk in traces]),
+                plan.layer.output.fractional_bits if plan.layer.output else plan.accumulator_fractional_bits,
+            )
+            for index, plan in enumerate(plans)
+        )
+    return EmulatorResult(np.concatenate(outputs), fractional, overflows, saturations, merged)

@@ -90,7 +90,7 @@ def dense_node_names(wrapper: ModelWrapper, network: IntegerNetwork) -> dict[str
     if len(matmuls) != len(network.layers):
         raise PipelineError(
             STAGE,
-            f"the QONNX graph has {len(matmuls)} MatMul nodes but the model {len(network.layers)} dense layers",
+            f"the QONNX graph has {len(matmuls)} MatMul nodes, the model {len(network.layers)} dense layers",
             fix="only chains of QDense layers are supported",
         )
     names = {}
@@ -111,10 +111,5 @@ def inference_cost_figures(wrapper: ModelWrapper) -> dict[str, Any]:
     from qonnx.util.inference_cost import inference_cost
 
     result = inference_cost(wrapper, discount_sparsity=True)["total_cost"]
-    keep = {}
-    for key, value in sorted(result.items()):
-        if isinstance(value, (int, float, np.integer, np.floating)):
-            keep[key] = float(value)
-        else:
-            keep[key] = str(value)
-    return keep
+    numeric = (int, float, np.integer, np.floating)  # drops e.g. the list of unsupported op types
+    return {key: float(value) for key, value in sorted(result.items()) if isinstance(value, numeric)}

@@ -164,7 +164,9 @@ def first_differing_layer(hls_model: Any, network: IntegerNetwork, jet_features:
         else:
             continue
         got = trace.get(hls_layer.name)
-        if got is not None and not np.array_equal(np.asarray(got, dtype=np.float64).reshape(-1), expected.reshape(-1)):
+        if got is not None and not np.array_equal(
+            np.asarray(got, dtype=np.float64).reshape(-1), expected.reshape(-1)
+        ):
             return f"{network.layers[index].name} (hls4ml layer {hls_layer.name})"
     return "none found in the trace (check the output layer's precision)"
 
@@ -184,7 +186,9 @@ def finalize_project(project_dir: Path, staging_dir: Path, stamp: str) -> None:
     old_stamp = str(config.get("Stamp", ""))
     config.update(Stamp=stamp, OutputDir=".", OnnxModel="model.onnx")
     if "InputData" in config:
-        config.update(InputData="tb_data/tb_input_features.dat", OutputPredictions="tb_data/tb_output_predictions.dat")
+        config.update(
+            InputData="tb_data/tb_input_features.dat", OutputPredictions="tb_data/tb_output_predictions.dat"
+        )
     config_path.write_text(yaml.safe_dump(config, sort_keys=True))
     build_lib = project_dir / "build_lib.sh"
     if old_stamp and build_lib.is_file():

@@ -47,13 +47,15 @@ class DenseLayer:
 
     Attributes:
         name: the layer's name in the Keras model (hls4ml/ONNX names are derived from it).
-        weight_raw: int64 array ``(fan_in, fan_out)``; real weight = ``weight_raw * 2**-weight_fractional_bits``.
+        weight_raw: int64 array ``(fan_in, fan_out)``;
+            real weight = ``weight_raw * 2**-weight_fractional_bits``.
         weight_fractional_bits: power-of-two scale of the weights.
         bias_raw: int64 array ``(fan_out,)``; real bias = ``bias_raw * 2**-bias_fractional_bits``.
         bias_fractional_bits: power-of-two scale of the bias.
         accumulator: the accumulator format (``None``: wide enough never to overflow, hls4ml ``auto``).
         activation: ``"relu"`` or ``"linear"``.
-        output: the activation quantizer's format (``None``: the raw accumulator is the output, as for logits).
+        output: the activation quantizer's format
+            (``None``: the raw accumulator is the output, as for logits).
     """
 
     name: str

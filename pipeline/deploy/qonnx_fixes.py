@@ -58,7 +58,7 @@ def insert_input_quant(model: onnx.ModelProto, input_format: FixedFormat) -> onn
     input_name = graph.input[0].name
     quantized_name = f"{input_name}_quantized"
     parameters = {
-        f"{INPUT_QUANT_NAME}_scale": 2.0 ** -input_format.fractional_bits,
+        f"{INPUT_QUANT_NAME}_scale": 2.0**-input_format.fractional_bits,
         f"{INPUT_QUANT_NAME}_zeropt": 0.0,
         f"{INPUT_QUANT_NAME}_bitwidth": float(input_format.bits),
     }

@@ -31,7 +31,12 @@ def read_json(path: Path, stage: str) -> dict[str, Any]:
     try:
         return json.loads(Path(path).read_text())
     except (OSError, ValueError) as error:
-        raise PipelineError(stage, f"cannot read {Path(path).name}: {error}", input=str(path), fix="rerun the stage that writes it") from error
+        raise PipelineError(
+            stage,
+            f"cannot read {Path(path).name}: {error}",
+            input=str(path),
+            fix="rerun the stage that writes it",
+        ) from error
 
 
 def parse_accumulator_bits(data: Mapping[str, Any], layer_names: set[str]) -> dict[str, int]:
@@ -59,10 +64,7 @@ def parse_accumulator_bits(data: Mapping[str, Any], layer_names: set[str]) -> di
 
 def is_float_model(model: Any) -> bool:
     """True when the Keras model has no QKeras quantizer at all (nothing to deploy bit-exactly)."""
-    for layer in model.layers:
-        if type(layer).__name__.startswith("Q"):
-            return False
-    return True
+    return not any(type(layer).__name__.startswith("Q") for layer in model.layers)
 
 
 def read_metrics_skip(model_dir: Path) -> str | None:
@@ -74,3 +76,27 @@ def read_metrics_skip(model_dir: Path) -> str | None:
         return json.loads(path.read_text()).get("skipped")
     except ValueError:
         return None
+
+
+def write_model_metrics(
+    path: Path,
+    model: Any,
+    dataset: Any,
+    spec_path: Path | None,
+    stage: str,
+    details: Mapping[str, Any],
+    qonnx_inference_cost: Mapping[str, float] | None = None,
+) -> None:
+    """Write ``metrics.json``: the :mod:`pipeline.measure` record when the model has a spec (run models),
+    else (bring-your-own models) ``{"model", "stage", "details"}``."""
+    if spec_path is None:
+        write_json(path, {"model": path.parent.name, "stage": stage, "details": dict(details)})
+        return
+    from pipeline.measure import measure_model, save_metrics
+    from pipeline.models.spec import load_spec
+
+    metrics = measure_model(model, dataset, load_spec(spec_path), stage=stage, details=details)
+    if qonnx_inference_cost is not None:
+        cost = metrics.cost.model_copy(update={"qonnx_inference_cost": dict(qonnx_inference_cost)})
+        metrics = metrics.model_copy(update={"cost": cost})
+    save_metrics(metrics, path)

@@ -22,7 +22,8 @@ All figures are computed on the test split. JSON schema (``schema_version`` 1; N
         "bops": float,                                 # sum over layers, Hawks et al. 2021 Eq. 1
         "layers": [{"name", "n_inputs", "n_outputs", "params", "nonzero_params",
                     "weight_sparsity", "input_bits", "weight_bits", "bops"}],   # float = 32 bits
-        "qonnx_inference_cost": {str: float} | null    # qonnx inference_cost figures (export stage)
+        "qonnx_inference_cost": {str: ...} | null      # qonnx inference_cost figures (export stage,
+                                                       # with_qonnx_inference_cost)
       },
       "information": {                                  # Schaub & Hotaling 2020
         "layers": [{"name": "relu_1", "neurons": int, "entropy_bits": float, "efficiency": float}],
@@ -56,6 +57,7 @@ from pipeline.measure.records import (
     metrics_to_dict,
     save_metrics,
     save_skipped,
+    with_qonnx_inference_cost,
 )
 
 __all__ = [
@@ -77,4 +79,5 @@ __all__ = [
     "physics_metrics",
     "save_metrics",
     "save_skipped",
+    "with_qonnx_inference_cost",
 ]

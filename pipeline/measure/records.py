@@ -50,7 +50,7 @@ class CostMetrics(StrictModel):
     weight_sparsity: float
     bops: float
     layers: tuple[LayerCost, ...]
-    qonnx_inference_cost: dict[str, float] | None = None
+    qonnx_inference_cost: dict[str, Any] | None = None
 
 
 class LayerInformation(StrictModel):
@@ -81,6 +81,12 @@ class ModelMetrics(StrictModel):
     cost: CostMetrics
     information: InformationMetrics
     details: dict[str, Any] = Field(default_factory=dict)
+
+
+def with_qonnx_inference_cost(metrics: ModelMetrics, figures: dict[str, Any], stage: str) -> ModelMetrics:
+    """A copy of ``metrics`` for ``stage`` with qonnx' ``inference_cost`` figures in the cost record."""
+    cost = metrics.cost.model_copy(update={"qonnx_inference_cost": dict(figures)})
+    return metrics.model_copy(update={"cost": cost, "stage": stage})
 
 
 def metrics_to_dict(metrics: ModelMetrics) -> dict[str, Any]:

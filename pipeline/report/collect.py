@@ -69,7 +69,7 @@ def _is_skipped(record: Any) -> bool:
 def collect_run(
     stage_dirs: Mapping[str, Path], models: Sequence[str], stages: Sequence[str] = PIPELINE_STAGES
 ) -> dict:
-    """The run's records as one JSON-serialisable document (schema: ``docs/report_metrics.md``).
+    """The run's records as one JSON-serialisable document (schema: README, ``report/metrics.json``).
 
     Args:
         stage_dirs: finished directory of each stage (``<run-dir>/<stage>``); a stage absent from the

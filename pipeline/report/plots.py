@@ -95,7 +95,7 @@ def roc_figure(
         axis.set_ylabel("Background rejection 1/$\\epsilon_B$")
         axis.set_title(f"{class_name} jets vs all other jets")
         axis.legend(loc="lower left")
-        figure.tight_layout()
+        figure.tight_layout(rect=(0.0, 0.0, 0.97, 1.0))
     return _png(figure)
 
 
@@ -133,7 +133,7 @@ def pareto_figure(points: Mapping[str, tuple[float, float]], cost_label: str, ac
             _plain_minor_ticks(axis, "x")
         axis.set_xlabel(cost_label)
         axis.set_ylabel(accuracy_label)
-        figure.tight_layout()
+        figure.tight_layout(rect=(0.0, 0.0, 0.97, 1.0))
     return _png(figure)
 
 
@@ -146,5 +146,5 @@ def timing_figure(wall_times: Mapping[str, float]) -> bytes:
         axis.barh(names, [wall_times[name] for name in names])
         axis.invert_yaxis()
         axis.set_xlabel("Wall time [s]")
-        figure.tight_layout()
+        figure.tight_layout(rect=(0.0, 0.0, 0.97, 1.0))
     return _png(figure)

@@ -69,7 +69,6 @@ class SynthesisResult:
             "muxf": self.count(("MUXF",)),
             "cells": dict(sorted(self.cells.items())),
             "family": self.family,
-            "synthesis_seconds": round(self.seconds, 1),
         }
 
 
@@ -95,27 +94,32 @@ def synthesize(rtl_dir: Path, top: str, work_dir: Path, family: str = "xcup") ->
     """Run ``yosys`` on ``rtl_dir/src/{top}.v`` (+ stages, ``src/static``) and parse ``stat``.
 
     ``family`` is Yosys' ``synth_xilinx -family`` (``xcup`` UltraScale+, ``xcu`` UltraScale, ``xc7``).
-    The log goes to ``work_dir/yosys.log``.
+    Yosys runs inside ``rtl_dir`` with a relocatable script (paths relative to ``rtl_dir``);
+    ``work_dir`` receives ``synth.ys``, ``stat.txt`` and ``yosys.log``.
     """
     if shutil.which("yosys") is None:
         raise FileNotFoundError("yosys is not on PATH")
     start = time.perf_counter()
+    rtl_dir, work_dir = Path(rtl_dir).resolve(), Path(work_dir).resolve()
     work_dir.mkdir(parents=True, exist_ok=True)
-    sources = [rtl_dir / "src" / f"{top}.v", *sorted((rtl_dir / "src").glob(f"{top}_stage*.v"))]
+    sources = [
+        Path("src") / f"{top}.v",
+        *sorted(path.relative_to(rtl_dir) for path in (rtl_dir / "src").glob(f"{top}_stage*.v")),
+    ]
     uses_tables = any((rtl_dir / "src" / "memfiles").glob("*.mem"))
     sources += sorted(
-        path
+        path.relative_to(rtl_dir)
         for path in (rtl_dir / "src" / "static").glob("*.v")
         if uses_tables or path.name != "lookup_table.v"  # its default $readmemh file does not exist
     )
-    commands = [f"read_verilog {source.resolve()}" for source in sources]
-    commands += [f"synth_xilinx -flatten -family {family} -top {top}", "tee -o stat.txt stat"]
-    script = "\n".join(commands)
-    (work_dir / "synth.ys").write_text(script + "\n")
-    command = ["yosys", "-q", "-l", "yosys.log", "synth.ys"]
-    completed = subprocess.run(command, cwd=work_dir, capture_output=True)
+    commands = [f"read_verilog {source.as_posix()}" for source in sources]
+    commands += [f"synth_xilinx -flatten -family {family} -top {top}", "tee -q -o synth_stat.txt stat"]
+    (work_dir / "synth.ys").write_text("\n".join(commands) + "\n")
+    command = ["yosys", "-q", "-l", str(work_dir / "yosys.log"), str(work_dir / "synth.ys")]
+    completed = subprocess.run(command, cwd=rtl_dir, capture_output=True)
     if completed.returncode != 0:
         raise RuntimeError(f"yosys failed: {completed.stderr.decode()[-3000:]}")
+    shutil.move(rtl_dir / "synth_stat.txt", work_dir / "stat.txt")
     cells = parse_stat((work_dir / "stat.txt").read_text())
     # INV cells are single-input LUTs once placed: counted with the LUTs.
     luts = {name: number for name, number in cells.items() if re.fullmatch(r"LUT\d|INV", name)}

@@ -47,11 +47,17 @@ def _model_and_accumulators(name: str, export_dir: Path, constrain_dir: Path):
     source = read_json(export_dir / SOURCE_FILE, NAME)
     base = export_dir if source.get("model") == "export" else constrain_dir / name
     accumulators = base / ACCUMULATORS_FILE
-    return load_model(base / "model.h5"), (read_json(accumulators, NAME) if accumulators.is_file() else {})
+    model = load_model(base / "model.h5")
+    return model, (read_json(accumulators, NAME) if accumulators.is_file() else {}), source.get("model")
 
 
-def convert_one(name, model, accumulators, wrapper, features, config, settings, model_dir, staging_dir) -> dict:
-    """Convert, compile and check one model; returns its metrics record (raises on a mismatch)."""
+def convert_one(
+    name, model, accumulators, wrapper, features, config, settings, model_dir, staging_dir
+) -> dict:
+    """Convert, compile and check one model into ``model_dir``; returns the details for ``metrics.json``.
+
+    Raises PipelineError naming the first differing jet and layer when the C-sim differs from QKeras.
+    """
     import numpy as np
 
     from pipeline.deploy.emulator import emulate
@@ -87,8 +93,8 @@ def convert_one(name, model, accumulators, wrapper, features, config, settings, 
     emulated = emulate(network, features)
     emulator_differs = int(np.count_nonzero(np.any(emulated.logits_raw != csim, axis=1)))
     record = {
-        "jets": int(len(features)),
-        "mismatches": int(len(differs)),
+        "jets": len(features),
+        "mismatches": len(differs),
         "first_mismatch": None if layer is None else {"jet": int(differs[0]), "layer": layer},
         "emulator_vs_csim_mismatches": emulator_differs,
         "output_fractional_bits": fractional,
@@ -105,19 +111,18 @@ def convert_one(name, model, accumulators, wrapper, features, config, settings, 
     (project_dir / "model.onnx").write_bytes(wrapper.model.SerializeToString())
     stamp = hashlib.sha256(wrapper.model.SerializeToString()).hexdigest()[:8]
     finalize_project(project_dir, staging_dir, stamp)
-    metrics = {
+    return {
         "csim_mismatches": 0,
         "emulator_vs_csim_mismatches": emulator_differs,
         "test_jets": record["jets"],
         "accumulator_types": {
-            layer.name: None if layer.accumulator is None else hls_type(layer.accumulator) for layer in network.layers
+            layer.name: None if layer.accumulator is None else hls_type(layer.accumulator)
+            for layer in network.layers
         },
         "accumulator_overflows": emulated.accumulator_overflows,
         "saturations": emulated.saturations,
         "hls4ml": settings.model_dump(),
     }
-    write_json(model_dir / "metrics.json", metrics)
-    return metrics
 
 
 def run(inputs: StageInputs, config: Config) -> StageOutputs:
@@ -126,11 +131,14 @@ def run(inputs: StageInputs, config: Config) -> StageOutputs:
 
     from pipeline.data.io import load_dataset
     from pipeline.deploy.hls import load_hls_settings
-    from pipeline.deploy.stage_io import read_metrics_skip, write_json
+    from pipeline.deploy.stage_io import read_metrics_skip, write_model_metrics
+    from pipeline.measure import save_skipped
 
     settings_path = Path(config.hls4ml_config)
-    settings = load_hls_settings(settings_path if settings_path.is_absolute() else inputs.repo_root / settings_path)
-    features = load_dataset(inputs.upstream["data"]).x_test
+    settings = load_hls_settings(
+        settings_path if settings_path.is_absolute() else inputs.repo_root / settings_path
+    )
+    dataset = load_dataset(inputs.upstream["data"])
     summary = {}
     model_dirs = list(iter_model_dirs(inputs.upstream["export"]))
     with inputs.progress("convert", len(model_dirs)) as bar:
@@ -140,13 +148,25 @@ def run(inputs: StageInputs, config: Config) -> StageOutputs:
             skipped = read_metrics_skip(export_dir)
             if skipped:
                 summary[name] = {"skipped": f"export skipped it: {skipped}"}
-                write_json(model_dir / "metrics.json", summary[name])
+                save_skipped(model_dir / "metrics.json", summary[name]["skipped"])
             else:
-                model, accumulators = _model_and_accumulators(name, export_dir, inputs.upstream["constrain"])
-                wrapper = ModelWrapper(str(export_dir / "model.onnx"))
-                metrics = convert_one(
-                    name, model, accumulators, wrapper, features, config, settings, model_dir, inputs.output_dir
+                model, accumulators, source = _model_and_accumulators(
+                    name, export_dir, inputs.upstream["constrain"]
                 )
-                summary[name] = {"csim_mismatches": metrics["csim_mismatches"]}
+                wrapper = ModelWrapper(str(export_dir / "model.onnx"))
+                details = convert_one(
+                    name,
+                    model,
+                    accumulators,
+                    wrapper,
+                    dataset.x_test,
+                    config,
+                    settings,
+                    model_dir,
+                    inputs.output_dir,
+                )
+                spec_path = inputs.model_specs.get(name) if source == "constrain" else None
+                write_model_metrics(model_dir / "metrics.json", model, dataset, spec_path, NAME, details)
+                summary[name] = {"csim_mismatches": details["csim_mismatches"]}
             bar.advance()
     return StageOutputs(summary=summary)

@@ -33,11 +33,15 @@ class Config(StrictModel):
     """
 
     batch_size: int = Field(default=8192, ge=1)
-    external_models: dict[str, ExternalModel] = {}
+    external_models: dict[str, ExternalModel] = Field(default_factory=dict)
 
 
-def export_one(model, name: str, features, batch_size: int, model_dir: Path, accumulator_bits=None) -> dict:
-    """Export one QKeras model into ``model_dir`` and check it; returns the metrics record."""
+def export_one(model, name: str, features, batch_size: int, model_dir: Path) -> dict:
+    """Export one QKeras model into ``model_dir`` (``model.onnx``, ``check.json``) and check it.
+
+    Returns the details for ``metrics.json`` (mismatches, qonnx ``inference_cost`` totals).
+    Raises PipelineError naming the first differing jet when the executor differs from QKeras.
+    """
     import numpy as np
 
     from pipeline.deploy.export_qonnx import (
@@ -50,7 +54,7 @@ def export_one(model, name: str, features, batch_size: int, model_dir: Path, acc
     from pipeline.deploy.from_qkeras import integer_network_from_qkeras
     from pipeline.deploy.stage_io import write_json
 
-    network = integer_network_from_qkeras(model, accumulator_bits)
+    network = integer_network_from_qkeras(model)
     wrapper = export_qonnx(model, network)
     model_dir.mkdir(parents=True, exist_ok=True)
     wrapper.save(str(model_dir / "model.onnx"))
@@ -59,8 +63,8 @@ def export_one(model, name: str, features, batch_size: int, model_dir: Path, acc
     exported = integer_logits(execute_qonnx(wrapper, features, batch_size), fractional)
     differs = np.flatnonzero(np.any(reference != exported, axis=1))
     check = {
-        "jets": int(len(features)),
-        "mismatches": int(len(differs)),
+        "jets": len(features),
+        "mismatches": len(differs),
         "first_mismatch": None if not len(differs) else int(differs[0]),
         "output_fractional_bits": fractional,
         "executor": "qonnx.core.onnx_exec.execute_onnx",
@@ -70,28 +74,39 @@ def export_one(model, name: str, features, batch_size: int, model_dir: Path, acc
         jet = int(differs[0])
         raise PipelineError(
             NAME,
-            f"the QONNX export of {name} differs from QKeras on {len(differs)} of {len(features)} test jets; "
-            f"first: jet {jet} (QKeras {reference[jet].tolist()}, qonnx {exported[jet].tolist()})",
+            f"the QONNX export of {name} differs from QKeras on {len(differs)} of {len(features)} test "
+            f"jets; first: jet {jet} (QKeras {reference[jet].tolist()}, qonnx {exported[jet].tolist()})",
             input=str(model_dir / "check.json"),
             fix="the model uses a layer or quantizer the QONNX converter does not map exactly",
         )
-    metrics = {"qonnx_mismatches": 0, "test_jets": check["jets"], "inference_cost": inference_cost_figures(wrapper)}
-    write_json(model_dir / "metrics.json", metrics)
-    return metrics
+    return {
+        "qonnx_mismatches": 0,
+        "test_jets": check["jets"],
+        "inference_cost": inference_cost_figures(wrapper),
+    }
 
 
 def run(inputs: StageInputs, config: Config) -> StageOutputs:
     """Export every quantized model of the run (and every external model) to QONNX and check it."""
     from pipeline.data.io import load_dataset
     from pipeline.deploy.byo import load_external_model
-    from pipeline.deploy.stage_io import SOURCE_FILE, is_float_model, read_metrics_skip, write_json
+    from pipeline.deploy.stage_io import (
+        SOURCE_FILE,
+        is_float_model,
+        read_metrics_skip,
+        write_json,
+        write_model_metrics,
+    )
+    from pipeline.measure import save_skipped
     from pipeline.models.io import load_model, save_model
 
-    features = load_dataset(inputs.upstream["data"]).x_test
+    dataset = load_dataset(inputs.upstream["data"])
     clashes = sorted(set(config.external_models) & set(inputs.models))
     if clashes:
         raise PipelineError(
-            NAME, f"external model names {clashes} clash with the run's models", input="export.external_models",
+            NAME,
+            f"external model names {clashes} clash with the run's models",
+            input="export.external_models",
             fix="rename the external models",
         )
     summary = {}
@@ -106,23 +121,27 @@ def run(inputs: StageInputs, config: Config) -> StageOutputs:
                 model_path = upstream_dir / "model.h5"
                 if skipped and not model_path.is_file():
                     summary[name] = {"skipped": f"constrain skipped it: {skipped}"}
-                    write_json(model_dir / "metrics.json", summary[name])
+                    save_skipped(model_dir / "metrics.json", summary[name]["skipped"])
                     bar.advance()
                     continue
                 model = load_model(model_path)
-                accumulator_bits = None
+                spec_path = inputs.model_specs.get(name)
                 write_json(model_dir / SOURCE_FILE, {"model": "constrain"})
             else:
                 model = load_external_model(external, inputs.repo_root, name)
                 save_model(model, model_dir / "model.h5")
-                accumulator_bits = dict(external.accumulator_bits)
-                write_json(model_dir / "accumulators.json", {"layers": accumulator_bits})
+                spec_path = None
+                write_json(model_dir / "accumulators.json", {"layers": dict(external.accumulator_bits)})
                 write_json(model_dir / SOURCE_FILE, {"model": "export", "external": external.path})
             if is_float_model(model):
-                summary[name] = {"skipped": "float model (no QKeras quantizers): nothing to export bit-exactly"}
-                write_json(model_dir / "metrics.json", summary[name])
+                reason = "float model (no QKeras quantizers): nothing to export bit-exactly"
+                summary[name] = {"skipped": reason}
+                save_skipped(model_dir / "metrics.json", reason)
             else:
-                metrics = export_one(model, name, features, config.batch_size, model_dir, accumulator_bits)
-                summary[name] = {"qonnx_mismatches": metrics["qonnx_mismatches"]}
+                details = export_one(model, name, dataset.x_test, config.batch_size, model_dir)
+                cost = details.pop("inference_cost")
+                metrics_path = model_dir / "metrics.json"
+                write_model_metrics(metrics_path, model, dataset, spec_path, NAME, details, cost)
+                summary[name] = {"qonnx_mismatches": details["qonnx_mismatches"]}
             bar.advance()
     return StageOutputs(summary=summary)

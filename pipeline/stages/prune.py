@@ -57,7 +57,10 @@ def run(inputs: StageInputs, config: Config) -> StageOutputs:
             if not isinstance(trained, ModelMetrics):
                 raise PipelineError(NAME, "the trained model's metrics are missing", input=str(trained_dir))
             details = {"pruned": False, "reason": "the model spec has no pruning section"}
-            save_metrics(trained.model_copy(update={"stage": NAME, "details": details}), out / "metrics.json")
+            save_metrics(
+                trained.model_copy(update={"model": name, "stage": NAME, "details": details}),
+                out / "metrics.json",
+            )
             summary[name] = {"pruned": False}
             continue
         if dataset is None:

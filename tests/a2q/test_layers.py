@@ -115,3 +115,24 @@ def test_accumulator_too_small_for_one_weight_is_a_clear_error(pruned_model):
 
     with pytest.raises(PipelineError, match="cannot hold even one weight"):
         to_accumulator_aware(pruned_model, {"dense_1": (7, "a2q")})
+
+
+def test_unconstrained_layers_stay_frozen(pruned_model):
+    from pipeline.a2q.layers import strip, to_accumulator_aware
+
+    constrained = to_accumulator_aware(pruned_model, {"dense_2": (ACCUMULATOR_BITS, "a2q")})
+    _fit(constrained, epochs=1, learning_rate=1e-2)
+    stripped = strip(constrained)
+    for weights, original in zip(
+        stripped.get_layer("dense_1").get_weights(),
+        pruned_model.get_layer("dense_1").get_weights(),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(weights, original)
+    assert check_layer(integer_network_from_qkeras(stripped).layers[1], _relu_format(), ACCUMULATOR_BITS).fits
+
+
+def _relu_format():
+    from pipeline.deploy.integer_network import FixedFormat
+
+    return FixedFormat(bits=6, integer_bits=0, signed=False)

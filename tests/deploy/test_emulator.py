@@ -44,7 +44,9 @@ def test_wide_emulator_equals_qkeras_on_every_jet(tiny):
 def test_narrow_accumulator_wraps_and_is_counted(tiny):
     model, features, expected = tiny
     narrow = emulate(integer_network_from_qkeras(model, {"output": 13}), features)
-    ideal = emulate(integer_network_from_qkeras(model, {"output": 13}), features, ideal=True, keep_layers=True)
+    ideal = emulate(
+        integer_network_from_qkeras(model, {"output": 13}), features, ideal=True, keep_layers=True
+    )
     wrong_jets = np.any(narrow.logits != expected, axis=1)
     assert narrow.accumulator_overflows["output"] > 0
     assert wrong_jets.sum() > 0

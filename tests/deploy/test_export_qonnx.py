@@ -39,7 +39,7 @@ def test_raw_converter_drops_the_input_quantizer_and_the_fix_restores_it(exporte
 def test_without_the_input_quant_the_executor_is_not_exact(exported):
     from qonnx.converters import from_keras
 
-    model, network, _ = exported
+    model, _, _ = exported
     features = random_features(500)
     raw, _ = from_keras(model, name="tiny", opset=9)
     unfixed = execute_qonnx(clean_model(raw), features, batch_size=256)

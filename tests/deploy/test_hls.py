@@ -11,7 +11,12 @@ import pytest
 from tiny_model import build_tiny_model, random_features
 
 from pipeline.deploy.emulator import emulate
-from pipeline.deploy.export_qonnx import dense_node_names, export_qonnx, integer_logits, output_fractional_bits
+from pipeline.deploy.export_qonnx import (
+    dense_node_names,
+    export_qonnx,
+    integer_logits,
+    output_fractional_bits,
+)
 from pipeline.deploy.from_qkeras import integer_network_from_qkeras
 from pipeline.deploy.hls import (
     HlsSettings,
@@ -60,7 +65,9 @@ def test_config_sets_input_precision_and_the_constrained_accumulator(compiled):
     _, network, hls_model, *_, config = compiled
     assert config["LayerName"]["global_in"]["Precision"]["result"] == "fixed<8,4,RND_CONV,SAT>"
     assert config["LayerName"]["MatMul_1"]["Precision"]["accum"] == hls_type(network.layers[1].accumulator)
-    types = {layer.name: {k: str(v.precision) for k, v in layer.types.items()} for layer in hls_model.get_layers()}
+    types = {
+        layer.name: {k: str(v.precision) for k, v in layer.types.items()} for layer in hls_model.get_layers()
+    }
     assert types["Dense_MatMul_1"]["accum_t"].startswith("fixed<13,2,")
     assert types["Relu_0"]["result_t"].startswith("ufixed<6,0,RND_CONV,SAT")
 
@@ -77,7 +84,9 @@ def test_wrapping_accumulator_is_found_and_the_layer_named(compiled):
     expected = model.predict(features, verbose=0)
     differs = np.flatnonzero(np.any(csim != expected, axis=1))
     assert len(differs) > 0
-    assert first_differing_layer(hls_model, network, features[differs[0]]).startswith("output (accumulator fixed<13,2>")
+    assert first_differing_layer(hls_model, network, features[differs[0]]).startswith(
+        "output (accumulator fixed<13,2>"
+    )
 
 
 def test_finalized_project_is_relocatable_and_deterministic(compiled):

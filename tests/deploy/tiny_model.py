@@ -14,9 +14,19 @@ def build_tiny_model(seed: int = 0):
 
     inputs = tf.keras.Input((16,), name="input")
     x = QActivation(quantized_bits(8, 3, alpha=1), name="input_quant")(inputs)
-    x = QDense(8, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(6, 0, alpha=1), name="dense_1")(x)
+    x = QDense(
+        8,
+        kernel_quantizer=quantized_bits(6, 0, alpha=1),
+        bias_quantizer=quantized_bits(6, 0, alpha=1),
+        name="dense_1",
+    )(x)
     x = QActivation(quantized_relu(6, 0), name="relu_1")(x)
-    x = QDense(5, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(6, 0, alpha=1), name="output")(x)
+    x = QDense(
+        5,
+        kernel_quantizer=quantized_bits(6, 0, alpha=1),
+        bias_quantizer=quantized_bits(6, 0, alpha=1),
+        name="output",
+    )(x)
     model = tf.keras.Model(inputs, x, name="tiny")
     rng = np.random.default_rng(seed)
     for layer in model.layers:

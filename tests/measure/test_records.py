@@ -8,7 +8,13 @@ import pytest
 
 from pipeline.data.io import CLASS_NAMES, FEATURE_NAMES, Dataset
 from pipeline.errors import PipelineError
-from pipeline.measure import load_metrics, measure_model, save_metrics, save_skipped
+from pipeline.measure import (
+    load_metrics,
+    measure_model,
+    save_metrics,
+    save_skipped,
+    with_qonnx_inference_cost,
+)
 from pipeline.models.build import build_model
 from pipeline.models.spec import load_spec
 
@@ -35,6 +41,10 @@ def test_measure_model_round_trips_json(tmp_path):
     data = json.loads(path.read_text())
     assert list(data) == ["schema_version", "model", "stage", "physics", "cost", "information", "details"]
     assert load_metrics(path) == metrics
+    exported = with_qonnx_inference_cost(metrics, {"total_bops": 1234.0}, stage="export")
+    save_metrics(exported, path)
+    assert load_metrics(path).cost.qonnx_inference_cost == {"total_bops": 1234.0}
+    assert load_metrics(path).stage == "export" and metrics.cost.qonnx_inference_cost is None
 
 
 def test_skipped_and_corrupt(tmp_path):

@@ -172,3 +172,29 @@ def test_accumulator_too_small_for_the_input_is_a_pipeline_error(finished, tmp_p
         constrain.run(
             _inputs(tmp_path / "out", root / "data", prune_dir, {"toy_a2q": spec}), constrain.Config(epochs=1)
         )
+
+
+def test_same_seed_same_weights_and_float_models_pass_through(finished, tmp_path):
+    from pipeline.models.io import load_model
+
+    root, prune_dir, _ = finished
+    float_spec = tmp_path / "toy_float.yaml"
+    float_spec.write_text(
+        yaml.safe_dump({"name": "toy_float", "layers": [{"units": 8}, {"units": 5, "activation": "linear"}]})
+    )
+    specs = {"toy_a2q": root / "toy_a2q.yaml", "toy_float": float_spec}
+    _prune_dir(tmp_path / "prune", root / "data", {"toy_float": float_spec})
+    (tmp_path / "prune" / "toy_a2q").symlink_to(prune_dir / "toy_a2q")
+    constrain.run(
+        _inputs(tmp_path / "out", root / "data", tmp_path / "prune", specs), constrain.Config(epochs=2)
+    )
+    again, first = (
+        load_model(tmp_path / "out" / "toy_a2q" / "model.h5"),
+        load_model(root / "out" / "toy_a2q" / "model.h5"),
+    )
+    for new, old in zip(again.get_weights(), first.get_weights(), strict=True):
+        np.testing.assert_array_equal(new, old)
+    report = json.loads((tmp_path / "out" / "toy_float" / "accumulators.json").read_text())
+    assert (
+        report["constrained"] is False and report["layers"] is None and "no integer form" in report["reason"]
+    )

@@ -16,6 +16,19 @@ from pipeline.stages import export
 
 N_TEST = 700
 
+SPEC = """
+name: tiny_q
+input_features: 16
+input_quantizer: {bits: 8, integer_bits: 3}
+defaults:
+  weight: {bits: 6, integer_bits: 0}
+  bias: {bits: 6, integer_bits: 0}
+  activation: {bits: 6, integer_bits: 0}
+layers:
+  - {units: 8, activation: relu}
+  - {units: 5, activation: linear}
+"""
+
 
 def _dense_model(quantized: bool, input_quantizer: bool = True, seed: int = 0):
     import tensorflow as tf
@@ -24,7 +37,10 @@ def _dense_model(quantized: bool, input_quantizer: bool = True, seed: int = 0):
     inputs = tf.keras.Input((16,), name="input")
     x = QActivation(quantized_bits(8, 3, alpha=1), name="input_quant")(inputs) if input_quantizer else inputs
     if quantized:
-        q = {"kernel_quantizer": quantized_bits(6, 0, alpha=1), "bias_quantizer": quantized_bits(6, 0, alpha=1)}
+        q = {
+            "kernel_quantizer": quantized_bits(6, 0, alpha=1),
+            "bias_quantizer": quantized_bits(6, 0, alpha=1),
+        }
         x = QDense(8, name="dense_1", **q)(x)
         x = QActivation(quantized_relu(6, 0), name="relu_1")(x)
         x = QDense(5, name="output", **q)(x)
@@ -49,7 +65,13 @@ def make_upstream(root: Path) -> dict[str, Path]:
     features = {split: rng.normal(0, 1, (n, 16)).astype(np.float32) for split, n in sizes.items()}
     labels = {split: rng.integers(0, 5, n) for split, n in sizes.items()}
     write_dataset(root / "data", RawSplits(features, labels, FEATURE_NAMES, CLASS_NAMES))
-    save_model(_dense_model(True), root / "constrain" / "tiny_q" / "model.h5")
+    from pipeline.models.build import build_model
+    from pipeline.models.spec import load_spec
+
+    (root / "tiny_q.yaml").write_text(SPEC)
+    tiny = build_model(load_spec(root / "tiny_q.yaml"), seed=0)
+    tiny.set_weights([w * 4 for w in tiny.get_weights()])  # wide weights: saturating activations
+    save_model(tiny, root / "constrain" / "tiny_q" / "model.h5")
     save_model(_dense_model(False), root / "constrain" / "tiny_float" / "model.h5")
     return {"data": root / "data", "constrain": root / "constrain"}
 
@@ -58,7 +80,13 @@ def _inputs(root: Path, upstream, models=("tiny_q", "tiny_float")) -> StageInput
     out = root / "export_staging"
     out.mkdir()
     return StageInputs(
-        output_dir=out, upstream=upstream, models=models, model_specs={}, repo_root=root, seed=1, quiet=True
+        output_dir=out,
+        upstream=upstream,
+        models=models,
+        model_specs={"tiny_q": root / "tiny_q.yaml"},
+        repo_root=root,
+        seed=1,
+        quiet=True,
     )
 
 
@@ -97,7 +125,8 @@ def test_quantized_model_exports_bit_exact(export_run):
         "output_fractional_bits": 11,
     }
     metrics = json.loads((out / "tiny_q" / "metrics.json").read_text())
-    assert metrics["qonnx_mismatches"] == 0 and metrics["inference_cost"]["total_macs"] > 100
+    assert metrics["stage"] == "export" and metrics["details"]["qonnx_mismatches"] == 0
+    assert 100 < metrics["cost"]["qonnx_inference_cost"]["total_macs"] <= 16 * 8 + 8 * 5
     assert (out / "tiny_q" / "model.onnx").stat().st_size > 0
     assert outputs.summary["tiny_q"] == {"qonnx_mismatches": 0}
 

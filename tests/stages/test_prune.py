@@ -1,6 +1,7 @@
 """The prune stage: QAP reaches the target sparsity, zeros survive in the saved file, pass-through."""
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -30,10 +31,13 @@ def trained(tmp_path_factory):
         ),
         "toy_dense": toy_spec(tmp_path, "toy_dense"),
     }
+    # one trained model serves all three specs (same architecture): fewer fits keep the test fast
     train.run(
-        stage_inputs(tmp_path / "train", data_dir, specs),
+        stage_inputs(tmp_path / "train", data_dir, {"toy_qap": specs["toy_qap"]}),
         train.Config(epochs_override=1, batch_size_override=64),
     )
+    for name in ("toy_iter", "toy_dense"):
+        shutil.copytree(tmp_path / "train" / "toy_qap", tmp_path / "train" / name)
     return tmp_path, data_dir, specs
 
 

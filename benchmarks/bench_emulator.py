@@ -1,0 +1,74 @@
+"""Benchmark: the numpy integer emulator vs hls4ml's compiled C-simulation ``predict`` on 100k jets.
+
+Builds the jet_dnn_q6 architecture (16-64-32-32-5, 6-bit) from ``models/jet_dnn_q6.yaml`` with seeded
+initial weights, exports it to QONNX, converts it with hls4ml (Vitis, Latency, io_parallel), compiles
+the C simulation, and times both on the same 100k random standardised jets in one run. Also checks
+that the two agree on every jet. Target: ratio >= 50.
+
+Usage: python benchmarks/bench_emulator.py [--jets 100000] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jets", type=int, default=100_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    from pipeline.deploy.emulator import emulate
+    from pipeline.deploy.export_qonnx import (
+        dense_node_names,
+        export_qonnx,
+        integer_logits,
+        output_fractional_bits,
+    )
+    from pipeline.deploy.from_qkeras import integer_network_from_qkeras
+    from pipeline.deploy.hls import build_hls_config, convert_to_hls, load_hls_settings
+    from pipeline.models.build import build_model
+    from pipeline.models.spec import load_spec
+
+    model = build_model(load_spec(REPO / "models" / "jet_dnn_q6.yaml"), seed=0)
+    network = integer_network_from_qkeras(model)
+    wrapper = export_qonnx(model, network)
+    settings = load_hls_settings(REPO / "hls4ml_configs" / "vitis_latency.yml")
+    features = np.random.default_rng(0).normal(0, 1, (args.jets, 16)).astype(np.float64)
+    with tempfile.TemporaryDirectory() as scratch:
+        with contextlib.redirect_stdout(io.StringIO()):
+            config = build_hls_config(wrapper, network, dense_node_names(wrapper, network), settings)
+            hls_model = convert_to_hls(wrapper, config, settings, Path(scratch) / "hls4ml_prj")
+            started = time.perf_counter()
+            hls_model.compile()
+        print(f"hls4ml C-sim compile: {time.perf_counter() - started:.1f} s")
+        csim_times, emulator_times = [], []
+        for _ in range(args.repeats):
+            started = time.perf_counter()
+            csim = hls_model.predict(np.ascontiguousarray(features))
+            csim_times.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            result = emulate(network, features)
+            emulator_times.append(time.perf_counter() - started)
+    csim_raw = integer_logits(np.asarray(csim).reshape(len(features), -1), output_fractional_bits(network))
+    mismatches = int(np.count_nonzero(np.any(csim_raw != result.logits_raw, axis=1)))
+    csim_best, emulator_best = min(csim_times), min(emulator_times)
+    print(f"jets: {args.jets}, emulator vs C-sim mismatching jets: {mismatches}")
+    print(f"hls4ml predict: {csim_best:.3f} s ({args.jets / csim_best:,.0f} jets/s)")
+    print(f"emulator:       {emulator_best:.3f} s ({args.jets / emulator_best:,.0f} jets/s)")
+    ratio = csim_best / emulator_best
+    print(f"ratio (predict / emulator, best of {args.repeats}): {ratio:.1f}x (target >= 50x)")
+
+
+if __name__ == "__main__":
+    main()
