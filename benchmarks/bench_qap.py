@@ -79,6 +79,7 @@ def main() -> None:
     parser.add_argument("--jets-per-class", type=int, default=20000, help="jets to generate per class")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--epochs", type=int, help="cap on training and pruning epochs (default: the specs')")
+    parser.add_argument("--batch-size", type=int, help="replaces the specs' batch size (small samples)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, help="keep the stage outputs here (default: a temporary dir)")
     options = parser.parse_args()
@@ -105,13 +106,13 @@ def main() -> None:
         start = time.perf_counter()
         train.run(
             make_inputs(root / "train", {"data": data_dir}, options.seed),
-            train.Config(epochs_override=options.epochs),
+            train.Config(epochs_override=options.epochs, batch_size_override=options.batch_size),
         )
         timings["train_s"] = time.perf_counter() - start
         start = time.perf_counter()
         prune.run(
             make_inputs(root / "prune", {"data": data_dir, "train": root / "train"}, options.seed),
-            prune.Config(epochs_override=options.epochs),
+            prune.Config(epochs_override=options.epochs, batch_size_override=options.batch_size),
         )
         timings["prune_s"] = time.perf_counter() - start
         result = summarise(root / "prune")

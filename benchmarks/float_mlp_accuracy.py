@@ -77,6 +77,11 @@ def main() -> None:
     }
     result = {
         "test_accuracy": float((predicted == dataset.y_test).mean()),
+        "train_accuracy": float(
+            (
+                model.predict(dataset.x_train, batch_size=4096, verbose=0).argmax(axis=1) == dataset.y_train
+            ).mean()
+        ),
         "per_class": per_class,
         "train_jets": len(dataset.y_train),
         "test_jets": len(dataset.y_test),

@@ -8,6 +8,10 @@ Per dense layer (see :mod:`pipeline.deploy.integer_network`):
 * the activation (ReLU or identity) is quantized to the output format with ``AP_RND_CONV`` (half to
   even) and ``AP_SAT``.
 
+Speed: the integer arithmetic runs in float32/float64 BLAS wherever every partial sum is an integer
+exactly representable there (bounds checked per layer); results are int64. On 100k jets of the
+16-64-32-32-5 tagger it is ~250x faster than hls4ml's compiled ``predict`` (benchmarks/bench_emulator.py).
+
 Counters: per layer, ``accumulator_overflows`` = number of (jet, neuron) sums outside the accumulator
 range (each one wrapped), ``saturations`` = number of activations clipped by the output format.
 Reference: Colbert et al., "A2Q: Accumulator-Aware Quantization with Guaranteed Overflow Avoidance"

@@ -113,6 +113,9 @@ def convert_to_hls(
     """``hls4ml.converters.convert_from_onnx_model`` into ``project_dir`` (written, not compiled)."""
     from hls4ml.converters import convert_from_onnx_model
 
+    from pipeline.deploy.qonnx_fixes import name_tensors_after_activations
+
+    wrapper = name_tensors_after_activations(wrapper)
     extra = {}
     if testbench is not None:
         extra = {"input_data_tb": str(testbench[0]), "output_data_tb": str(testbench[1])}

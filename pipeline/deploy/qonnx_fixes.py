@@ -11,6 +11,10 @@ Measured on the pinned tools (see ``/work/shared/notes/toolchain.md``):
    ``RemoveIdentityOps``.
 3. hls4ml's ONNX frontend needs shape information for constant inputs:
    ``qonnx.converters.keras.add_value_info_for_constants``.
+4. hls4ml 1.3's ``distributed_arithmetic`` strategy looks up a dense layer's input by *tensor* name
+   among the *layer* names (``Relu_0_out0`` vs ``Relu_0``) and fails on ONNX models:
+   :func:`name_tensors_after_activations` renames each activation's output tensor to its node name
+   (applied to the copy handed to hls4ml; numerically a no-op).
 
 Reference: Pappalardo et al., "QONNX: Representing Arbitrary-Precision Quantized Neural Networks"
 (2022) for the ``Quant`` operator.
@@ -84,7 +88,8 @@ def insert_input_quant(model: onnx.ModelProto, input_format: FixedFormat) -> onn
 
 def clean_model(model: onnx.ModelProto) -> ModelWrapper:
     """qonnx clean-up + the fixes hls4ml needs: ``cleanup_model``, ``RemoveIdentityOps``, clean-up
-    again (unique node names ``MatMul_0, MatMul_1, ...`` in graph order), and value infos for constants.
+    again (unique node names ``MatMul_0, MatMul_1, ...`` in graph order), value infos for constants,
+    and a canonical (name-sorted) order of initializers and value infos.
     """
     from qonnx.converters.keras import add_value_info_for_constants
     from qonnx.core.modelwrapper import ModelWrapper
@@ -95,9 +100,45 @@ def clean_model(model: onnx.ModelProto) -> ModelWrapper:
     wrapper = wrapper.transform(RemoveIdentityOps())
     wrapper = cleanup_model(wrapper)
     add_value_info_for_constants(wrapper.model)
+    return canonical_order(wrapper)
+
+
+def canonical_order(wrapper: ModelWrapper) -> ModelWrapper:
+    """Sort the initializers and value infos by name (in place): qonnx' clean-up emits initializers in a
+    hash-dependent order, which would make ``model.onnx`` differ byte-wise between identical runs."""
+    graph = wrapper.graph
+    for field in (graph.initializer, graph.value_info):
+        ordered = sorted(field, key=lambda item: item.name)
+        copies = [type(item)() for item in ordered]
+        for copy, item in zip(copies, ordered, strict=True):
+            copy.CopyFrom(item)
+        del field[:]
+        field.extend(copies)
     return wrapper
 
 
 def fix_keras_export(model: onnx.ModelProto, input_format: FixedFormat) -> ModelWrapper:
     """All the workarounds, in order: input ``Quant``, clean-up, ``Identity`` removal, value infos."""
     return clean_model(insert_input_quant(model, input_format))
+
+
+def name_tensors_after_activations(wrapper: ModelWrapper) -> ModelWrapper:
+    """A copy of ``wrapper`` whose ``Relu`` output tensors carry their node's name (fault 4 above)."""
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    renamed = ModelWrapper(wrapper.model.SerializeToString())
+    graph = renamed.graph
+    outputs = {tensor.name for tensor in graph.output}
+    for node in graph.node:
+        old = node.output[0]
+        if node.op_type != "Relu" or old == node.name or old in outputs:
+            continue
+        node.output[0] = node.name
+        for consumer in graph.node:
+            for index, name in enumerate(consumer.input):
+                if name == old:
+                    consumer.input[index] = node.name
+        for info in graph.value_info:
+            if info.name == old:
+                info.name = node.name
+    return renamed

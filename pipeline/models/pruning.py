@@ -22,15 +22,20 @@ if TYPE_CHECKING:
     from pipeline.data.io import Dataset
 
 
+MIN_PRUNING_UPDATES = 10
+
+
 def polynomial_schedule_steps(pruning: PruningSpec, steps_per_epoch: int) -> tuple[int, int]:
     """``(end_step, frequency)`` of the PolynomialDecay ramp (begin step 0).
 
     The ramp covers ``ramp_fraction`` of the training steps, is at most the last step, and ends on a
     multiple of the pruning frequency so that the final pruning update reaches ``target_sparsity``.
+    The frequency is ``pruning.frequency`` lowered (small data sets) so that the ramp holds at least
+    ``MIN_PRUNING_UPDATES`` pruning updates rather than one jump to the target.
     """
     total_steps = pruning.epochs * steps_per_epoch
     ramp_steps = max(1, min(total_steps - 1, int(pruning.ramp_fraction * total_steps)))
-    frequency = max(1, min(pruning.frequency, ramp_steps))
+    frequency = max(1, min(pruning.frequency, ramp_steps // MIN_PRUNING_UPDATES))
     end_step = max(frequency, (ramp_steps // frequency) * frequency)
     return end_step, frequency
 

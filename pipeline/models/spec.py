@@ -101,7 +101,8 @@ class PruningSpec(StrictModel):
     """Quantization-aware pruning (Hawks et al. 2021): prune to ``target_sparsity`` of each kernel.
 
     ``polynomial``: tfmot PolynomialDecay from ``initial_sparsity`` to ``target_sparsity`` over the
-    first ``ramp_fraction`` of ``epochs`` (pruning every ``frequency`` steps), then fine-tuning.
+    first ``ramp_fraction`` of ``epochs`` (pruning every ``frequency`` steps, fewer on small data sets
+    so that the ramp has >= 10 updates), then fine-tuning at the target.
     ``iterative``: ``iterations`` rounds of constant sparsity rising linearly to the target, each
     fine-tuned for ``epochs / iterations`` epochs.
     """
@@ -190,17 +191,22 @@ class ModelSpec(StrictModel):
                     _check_quantizer(quantizer, signed, f"{where}.{key} (or defaults)")
             if layer.accumulator_bits is not None:
                 if layer.accumulator_bits < 2:
-                    raise ValueError(f"{where}.accumulator_bits must be >= 2, got {layer.accumulator_bits}")
+                    raise ValueError(f"{where}.accumulator_bits: must be >= 2, got {layer.accumulator_bits}")
                 if layer.accumulator_method is None:
-                    raise ValueError(f"{where}.accumulator_method is required with accumulator_bits")
+                    raise ValueError(f"{where}.accumulator_method: required with accumulator_bits")
                 if layer.weight is None:
-                    raise ValueError(f"{where}.accumulator_bits needs a quantized weight")
+                    raise ValueError(f"{where}.accumulator_bits: needs a quantized weight")
             if layer.batch_norm and layer.quantized:
                 raise ValueError(
-                    f"{where}.batch_norm is not allowed in a quantized layer (breaks bit-exactness)"
+                    f"{where}.batch_norm: not allowed in a quantized layer (breaks bit-exactness)"
                 )
+            if self.layers[index].activation_quantizer is not None and layer.activation == "linear":
+                raise ValueError(f"{where}.activation_quantizer: a linear layer has no activation")
         if self.layers[-1].activation != "linear":
-            raise ValueError("the last layer must be linear (logits out, softmax stays out of the model)")
+            last = len(self.layers) - 1
+            raise ValueError(
+                f"layers.{last}.activation: the last layer must be linear (logits out, no softmax)"
+            )
         return self
 
     @property
@@ -273,10 +279,13 @@ def parse_spec(data: object, source: str, expected_name: str | None = None) -> M
         spec = ModelSpec.model_validate(data)
     except ValidationError as error:
         first = error.errors()[0]
-        key = ".".join(str(part) for part in first["loc"]) or "<root>"
+        key = ".".join(str(part) for part in first["loc"])
+        message = first["msg"].removeprefix("Value error, ")
+        if not key:  # whole-spec checks put the key first: "layers.0.weight (or defaults): ..."
+            key, _, message = message.partition(": ")
         raise PipelineError(
             "spec",
-            f"invalid model spec at key '{key}': {first['msg']}",
+            f"invalid model spec at key '{key}': {message}",
             input=f"{source}: {key}",
             fix="correct the key (schema in pipeline/models/spec.py)",
         ) from error

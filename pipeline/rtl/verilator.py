@@ -176,8 +176,10 @@ class Simulator:
     compile_seconds: float
 
 
-_CXX_FLAGS = ["-std=c++17", "-O1", "-faligned-new", "-pthread"]
-_CXX_FLAGS += ["-DVM_TRACE=0", "-DVM_COVERAGE=0", "-DVM_SC=0"]
+_CXX_FLAGS = ["-std=c++17", "-faligned-new", "-pthread", "-DVM_TRACE=0", "-DVM_COVERAGE=0", "-DVM_SC=0"]
+_DESIGN_OPTIMIZATION = "-O0"
+"""The generated model is compiled unoptimised: for the 16-64-32-32-5 MLP ``-O1`` took ~240 s to
+compile, ``-O0`` 16 s, while simulating 20k jets took 0.07 s vs 0.3 s (measured here)."""
 
 
 def compile_runtime(runtime_dir: Path) -> list[Path]:
@@ -194,7 +196,7 @@ def compile_runtime(runtime_dir: Path) -> list[Path]:
         if not target.is_file():
             partial = runtime_dir / f"{name}.o.partial"
             source = str(include / f"{name}.cpp")
-            flags = [*_CXX_FLAGS, f"-I{include}", f"-I{include}/vltstd"]
+            flags = [*_CXX_FLAGS, "-O1", f"-I{include}", f"-I{include}/vltstd"]
             _run(["g++", *flags, "-c", source, "-o", str(partial)], runtime_dir)
             partial.rename(target)
         objects.append(target)
@@ -237,7 +239,7 @@ def build_simulator(
     runtime = compile_runtime(runtime_dir if runtime_dir is not None else build_dir / "runtime")
     generated = sorted(str(path) for path in (build_dir / "obj_dir").glob("*.cpp"))
     executable = build_dir / "simulate"
-    flags = [*_CXX_FLAGS, f"-I{include}", f"-I{include}/vltstd", "-Iobj_dir"]
+    flags = [*_CXX_FLAGS, _DESIGN_OPTIMIZATION, f"-I{include}", f"-I{include}/vltstd", "-Iobj_dir"]
     flags += ['-DTOP_HEADER="Vtop.h"', "-DTOP_CLASS=Vtop", f"-DLATENCY={latency_cycles}"]
     flags += [f"-DIN_WORDS={input_layout.words}", f"-DOUT_WORDS={output_layout.words}"]
     objects = [*generated, *[str(path) for path in runtime]]

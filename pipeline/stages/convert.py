@@ -14,16 +14,23 @@ import contextlib
 import hashlib
 import io
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
 from pipeline.errors import PipelineError
 from pipeline.stage_api import StageInputs, StageOutputs, StrictModel, iter_model_dirs
 
+if TYPE_CHECKING:
+    import numpy as np
+
+    from pipeline.deploy.hls import HlsSettings
+
 NAME = "convert"
 REQUIRES: tuple[str, ...] = ("data", "export", "constrain")
-PACKAGES: tuple[str, ...] = ("hls4ml", "qonnx", "onnx", "tensorflow-cpu", "qkeras", "numpy")
+PACKAGES: tuple[str, ...] = ("hls4ml", "da4ml", "qonnx", "onnx", "tensorflow-cpu", "qkeras", "numpy")
 
 
 class Config(StrictModel):
@@ -40,7 +47,7 @@ class Config(StrictModel):
     batch_size: int = Field(default=8192, ge=1)
 
 
-def _model_and_accumulators(name: str, export_dir: Path, constrain_dir: Path):
+def _model_and_accumulators(name: str, export_dir: Path, constrain_dir: Path) -> tuple[Any, dict, str | None]:
     from pipeline.deploy.stage_io import ACCUMULATORS_FILE, SOURCE_FILE, read_json
     from pipeline.models.io import load_model
 
@@ -52,8 +59,16 @@ def _model_and_accumulators(name: str, export_dir: Path, constrain_dir: Path):
 
 
 def convert_one(
-    name, model, accumulators, wrapper, features, config, settings, model_dir, staging_dir
-) -> dict:
+    name: str,
+    model: Any,
+    accumulators: Mapping[str, Any],
+    wrapper: Any,
+    features: np.ndarray,
+    config: Config,
+    settings: HlsSettings,
+    model_dir: Path,
+    staging_dir: Path,
+) -> dict[str, Any]:
     """Convert, compile and check one model into ``model_dir``; returns the details for ``metrics.json``.
 
     Raises PipelineError naming the first differing jet and layer when the C-sim differs from QKeras.

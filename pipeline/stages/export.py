@@ -11,12 +11,16 @@ Bring-your-own models (``external_models``) are exported too, and their QKeras f
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
 from pipeline.deploy.byo import ExternalModel
 from pipeline.errors import PipelineError
 from pipeline.stage_api import StageInputs, StageOutputs, StrictModel
+
+if TYPE_CHECKING:
+    import numpy as np
 
 NAME = "export"
 REQUIRES: tuple[str, ...] = ("data", "constrain")
@@ -36,7 +40,9 @@ class Config(StrictModel):
     external_models: dict[str, ExternalModel] = Field(default_factory=dict)
 
 
-def export_one(model, name: str, features, batch_size: int, model_dir: Path) -> dict:
+def export_one(
+    model: Any, name: str, features: np.ndarray, batch_size: int, model_dir: Path
+) -> dict[str, Any]:
     """Export one QKeras model into ``model_dir`` (``model.onnx``, ``check.json``) and check it.
 
     Returns the details for ``metrics.json`` (mismatches, qonnx ``inference_cost`` totals).

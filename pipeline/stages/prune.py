@@ -17,7 +17,14 @@ from pipeline.stage_api import StageInputs, StageOutputs, StrictModel
 
 NAME = "prune"
 REQUIRES: tuple[str, ...] = ("data", "train")
-PACKAGES: tuple[str, ...] = ("tensorflow-cpu", "qkeras", "tensorflow-model-optimization", "numpy")
+PACKAGES: tuple[str, ...] = (
+    "tensorflow-cpu",
+    "qkeras",
+    "tensorflow-model-optimization",
+    "numpy",
+    "scikit-learn",
+    "scipy",
+)
 
 
 class Config(StrictModel):

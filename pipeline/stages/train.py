@@ -16,7 +16,7 @@ from pipeline.stage_api import StageInputs, StageOutputs, StrictModel
 
 NAME = "train"
 REQUIRES: tuple[str, ...] = ("data",)
-PACKAGES: tuple[str, ...] = ("tensorflow-cpu", "qkeras", "numpy")
+PACKAGES: tuple[str, ...] = ("tensorflow-cpu", "qkeras", "numpy", "scikit-learn", "scipy")
 
 
 class Config(StrictModel):

@@ -71,3 +71,9 @@ def test_inference_cost_counts_the_nonzero_macs(exported):
 def test_integer_logits_rejects_off_grid_values():
     with pytest.raises(ValueError):
         integer_logits(np.array([[0.3]]), 2)
+
+
+def test_export_is_byte_deterministic(exported):
+    model, network, wrapper = exported
+    again = export_qonnx(model, network)
+    assert again.model.SerializeToString() == wrapper.model.SerializeToString()

@@ -11,6 +11,8 @@ from pipeline.deploy.emulator import emulate, quantize_real
 from pipeline.deploy.integer_network import FixedFormat
 from pipeline.rtl.trace import latency_cutoff_for_clock, round_half_even_saturate, trace_network
 
+pytestmark = pytest.mark.slow  # da4ml tracing (numba JIT on a cold cache) and the shared verilated design
+
 
 def _on_grid(network, features):
     raw, _ = quantize_real(features, network.input_format)

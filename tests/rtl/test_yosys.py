@@ -6,6 +6,8 @@ import pytest
 
 from pipeline.rtl.yosys import parse_stat, synthesize
 
+pytestmark = pytest.mark.slow  # synthesizes the tiny design with yosys
+
 STAT = """
 === network ===
 

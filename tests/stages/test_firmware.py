@@ -15,6 +15,8 @@ from pipeline.data.io import CLASS_NAMES, FEATURE_NAMES, RawSplits, write_datase
 from pipeline.stage_api import StageInputs
 from pipeline.stages import firmware
 
+pytestmark = pytest.mark.slow  # traces, verilates and synthesizes a tiny model
+
 os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(tempfile.gettempdir()) / "numba_cache"))
 N_TEST = 400
 
