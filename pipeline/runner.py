@@ -78,8 +78,11 @@ def stage_key_parts(module: ModuleType, config: LoadedConfig, run_dir: Path) -> 
         if manifest is None or manifest.status != "done":
             return None
         upstream[name] = manifest.outputs_hash
+    declared = getattr(module, "input_files", None)
+    files = declared(config.section(module.NAME), config.root) if declared is not None else []
     return {
         "stage": module.NAME,
+        "input_files": {str(path): sha256_file(path) for path in files if Path(path).is_file()},
         "config": config.section(module.NAME).model_dump(mode="json"),
         "seed": config.seed,
         "models": list(config.models),

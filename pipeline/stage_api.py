@@ -6,7 +6,10 @@ Every stage is a module in :mod:`pipeline.stages` that defines
 * ``REQUIRES``: the names of the stages whose outputs it reads (a subset of the earlier stages),
 * ``PACKAGES``: distribution names whose versions enter the cache key (e.g. ``("tensorflow-cpu",)``),
 * ``Config``: a frozen pydantic model (:class:`StrictModel`) holding the stage's config section,
-* ``run(inputs: StageInputs, config: Config) -> StageOutputs``.
+* ``run(inputs: StageInputs, config: Config) -> StageOutputs``,
+* optionally ``input_files(config: Config, repo_root: Path) -> list[Path]``: files outside the run
+  directory that the stage reads (a data sample, a user's model); their contents enter the cache key,
+  so replacing such a file reruns the stage.
 
 A stage writes *only* into ``inputs.output_dir`` (a private staging directory); the runner moves it
 into place atomically after ``run`` returns, so a stage killed halfway never leaves an artifact that

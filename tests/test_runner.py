@@ -147,3 +147,16 @@ def test_sigkill_mid_stage_then_rerun_matches_uninterrupted_run(tmp_path: Path) 
     )
     assert hash_tree(killed_dir / "squares") == hash_tree(clean_dir / "squares")
     assert not list((killed_dir / ".staging").glob("*"))
+
+
+def test_declared_input_file_change_reruns_the_stage(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.txt"
+    sample.write_text("1\n")
+    config_path = write_config(tmp_path, f"name: toy\nnumbers: {{source_file: {sample}}}\n")
+    run_dir = tmp_path / "run"
+    run(config_path, run_dir)
+    assert run(config_path, run_dir)[0] == ("numbers", "cached")
+    sample.write_text("2\n")
+    assert run(config_path, run_dir)[0] == ("numbers", "ran")
+    manifest = json.loads((run_dir / "numbers" / "manifest.json").read_text())
+    assert list(manifest["key_parts"]["input_files"]) == [str(sample)]

@@ -67,13 +67,27 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 def _resolve(inputs: StageInputs, path: str, bundled: bool = False) -> Path:
     """``path`` relative to the config's directory; a bundled sample also falls back to the package's."""
+    return _resolve_against(inputs.repo_root, path, bundled)
+
+
+def _resolve_against(root: Path, path: str, bundled: bool = False) -> Path:
     candidate = Path(path).expanduser()
     if candidate.is_absolute():
         return candidate
-    resolved = inputs.repo_root / candidate
+    resolved = root / candidate
     if bundled and not resolved.exists() and (PACKAGE_ROOT / candidate).exists():
         return PACKAGE_ROOT / candidate
     return resolved
+
+
+def input_files(config: Config, repo_root: Path) -> list[Path]:
+    """The files this stage reads (their contents enter the runner's cache key)."""
+    if config.source == "file" and config.path is not None:
+        path = _resolve_against(repo_root, config.path)
+        return [path] if path.is_file() else sorted(p for p in path.glob("*") if p.is_file())
+    if config.source == "pythia" and config.sample is not None:
+        return [_resolve_against(repo_root, config.sample, bundled=True)]
+    return []
 
 
 def load_source(inputs: StageInputs, config: Config) -> tuple[np.ndarray, np.ndarray, dict]:

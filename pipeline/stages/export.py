@@ -40,6 +40,17 @@ class Config(StrictModel):
     external_models: dict[str, ExternalModel] = Field(default_factory=dict)
 
 
+def input_files(config: Config, repo_root: Path) -> list[Path]:
+    """The bring-your-own model files (their contents enter the runner's cache key)."""
+    files: list[Path] = []
+    for external in config.external_models.values():
+        for path in (external.path, getattr(external, "weights", None)):
+            if path:
+                candidate = Path(path).expanduser()
+                files.append(candidate if candidate.is_absolute() else repo_root / candidate)
+    return files
+
+
 def export_one(
     model: Any, name: str, features: np.ndarray, batch_size: int, model_dir: Path
 ) -> dict[str, Any]:

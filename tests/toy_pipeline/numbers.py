@@ -1,5 +1,7 @@
 """Toy stage 1: writes the integers 0..count-1."""
 
+from pathlib import Path
+
 from pipeline.stage_api import StageInputs, StageOutputs, StrictModel
 
 NAME = "numbers"
@@ -9,6 +11,11 @@ PACKAGES: tuple[str, ...] = ("pyyaml",)
 
 class Config(StrictModel):
     count: int = 5
+    source_file: str | None = None
+
+
+def input_files(config: Config, repo_root: Path) -> list[Path]:
+    return [Path(config.source_file)] if config.source_file else []
 
 
 def run(inputs: StageInputs, config: Config) -> StageOutputs:
