@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tiny_model import build_tiny_model, random_features
 
 from pipeline.deploy.emulator import emulate, round_half_even_shift, wrap
 from pipeline.deploy.from_qkeras import integer_network_from_qkeras
 from pipeline.deploy.integer_network import FixedFormat
+from tests.deploy.tiny_model import build_tiny_model, random_features
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tiny_model import build_tiny_model, random_features
 
 from pipeline.deploy.export_qonnx import (
     dense_node_names,
@@ -16,6 +15,7 @@ from pipeline.deploy.export_qonnx import (
 )
 from pipeline.deploy.from_qkeras import integer_network_from_qkeras
 from pipeline.deploy.qonnx_fixes import clean_model, input_is_quantized
+from tests.deploy.tiny_model import build_tiny_model, random_features
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tiny_model import build_tiny_model, random_features
 
 from pipeline.deploy.emulator import emulate
 from pipeline.deploy.export_qonnx import (
@@ -29,6 +28,7 @@ from pipeline.deploy.hls import (
     load_hls_settings,
 )
 from pipeline.errors import PipelineError
+from tests.deploy.tiny_model import build_tiny_model, random_features
 
 REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
 

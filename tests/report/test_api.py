@@ -8,11 +8,11 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-import report_fixture
 
 import pipeline
 from pipeline.data.io import read_raw_splits
 from pipeline.errors import PipelineError
+from tests.report import report_fixture
 
 pytestmark = pytest.mark.slow  # trains two small models (shared fixture), scores and plots them
 

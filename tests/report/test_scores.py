@@ -5,12 +5,12 @@ from __future__ import annotations
 import h5py
 import numpy as np
 import pytest
-import report_fixture
 import uproot
 
 from pipeline.api import load_tagger
 from pipeline.data.io import read_raw_splits
 from pipeline.report.scores import branch_name
+from tests.report import report_fixture
 
 pytestmark = pytest.mark.slow  # trains two small models (shared fixture), scores and plots them
 

@@ -14,7 +14,7 @@ import pytest
 
 os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(tempfile.gettempdir()) / "numba_cache"))
 
-from rtl_networks import tiny_network
+from tests.rtl.rtl_networks import tiny_network
 
 
 @pytest.fixture(scope="session")

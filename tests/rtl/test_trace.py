@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from rtl_networks import input_grid, tiny_network
 
 from pipeline.deploy.emulator import emulate, quantize_real
 from pipeline.deploy.integer_network import FixedFormat
 from pipeline.rtl.trace import latency_cutoff_for_clock, round_half_even_saturate, trace_network
+from tests.rtl.rtl_networks import input_grid, tiny_network
 
 pytestmark = pytest.mark.slow  # da4ml tracing (numba JIT on a cold cache) and the shared verilated design
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from rtl_networks import input_grid, tiny_network
 
 from pipeline.deploy.emulator import emulate
 from pipeline.rtl.design import check_bit_exact, simulate_raw
 from pipeline.rtl.verilator import PortLayout, pack, patch_for_verilator_5006, unpack
+from tests.rtl.rtl_networks import input_grid, tiny_network
 
 pytestmark = pytest.mark.slow  # verilates and simulates the shared tiny design
 

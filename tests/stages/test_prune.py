@@ -2,8 +2,6 @@
 
 import json
 import shutil
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,9 +9,7 @@ import pytest
 from pipeline.measure import ModelMetrics, load_metrics
 from pipeline.models.io import load_model
 from pipeline.stages import prune, train
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_train import kernels, make_data_dir, stage_inputs, toy_spec
+from tests.stages.test_train import kernels, make_data_dir, stage_inputs, toy_spec
 
 
 @pytest.fixture(scope="module")

@@ -5,16 +5,12 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import sys
-from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "report"))
-import report_fixture
-
 from pipeline.stages import report
+from tests.report import report_fixture
 
 pytestmark = pytest.mark.slow  # trains two small models (shared fixture), scores and plots them
 
