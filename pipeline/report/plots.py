@@ -50,7 +50,9 @@ def _plain_minor_ticks(axis, which: str) -> None:
 
 def _png(figure) -> bytes:
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
+    figure.savefig(
+        buffer, format="png", dpi=100, metadata={"Software": None}, bbox_inches="tight", pad_inches=0.15
+    )
     _pyplot().close(figure)
     return buffer.getvalue()
 
@@ -128,7 +130,8 @@ def pareto_figure(points: Mapping[str, tuple[float, float]], cost_label: str, ac
             )
             axis.legend(loc="lower right")
         axis.margins(0.15)
-        if values and min(cost for cost, _ in values) > 0:
+        costs = [cost for cost, _ in values]
+        if costs and min(costs) > 0 and max(costs) / min(costs) > 10:  # a log axis only over > 1 decade
             axis.set_xscale("log")
             _plain_minor_ticks(axis, "x")
         axis.set_xlabel(cost_label)
