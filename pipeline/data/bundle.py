@@ -44,9 +44,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--cache", type=Path, required=True)
     parser.add_argument("--output", type=Path, required=True)
+    parser.add_argument(
+        "--heavy-production",
+        choices=("resonance", "recoil"),
+        default="resonance",
+        help="W/Z/t from resonance decays (default) or recoiling against a parton (the first sample)",
+    )
     parser.add_argument("--assemble-only", action="store_true", help="write the file from finished chunks")
     options = parser.parse_args(argv)
-    settings = GeneratorSettings()
+    settings = GeneratorSettings(heavy_production=options.heavy_production)
     options.cache.mkdir(parents=True, exist_ok=True)
     units = plan_chunks(options.jets_per_class, settings.chunk_jets)
     interleaved = sorted(units, key=lambda unit: (unit[2], unit[1]))

@@ -98,7 +98,13 @@ QUIET_SETTINGS = (
 
 
 class GeneratorSettings(StrictModel):
-    """Physics settings of the generator (config ``data: pythia:``)."""
+    """Physics settings of the generator (config ``data: pythia:``).
+
+    ``pt_hat_*`` bound the QCD (and ``recoil``) 2 -> 2 processes; ``heavy_production`` chooses how W, Z
+    and t jets are made (module docstring); ``resonance_mass`` (GeV) is the Z'/W' pole mass and the
+    resonance's mHat is generated within ``resonance_mass +- resonance_mass_window``.
+    ``multiparton_interactions = False`` switches off Pythia's underlying event (``PartonLevel:MPI``).
+    """
 
     energy_cm: float = 13000.0
     pt_hat_min: float = 900.0
@@ -110,6 +116,7 @@ class GeneratorSettings(StrictModel):
     match_radius: float = 0.8
     z_cut: float = 0.1
     heavy_production: Literal["resonance", "recoil"] = "resonance"
+    multiparton_interactions: bool = True
     resonance_mass: float = 2000.0
     resonance_mass_window: float = 500.0
     chunk_jets: int = 250
@@ -136,6 +143,7 @@ def pythia_settings(class_name: str, seed: int, settings: GeneratorSettings) -> 
         f"PhaseSpace:pTHatMax = {settings.pt_hat_max}",
         "Random:setSeed = on",
         f"Random:seed = {seed}",
+        *(() if settings.multiparton_interactions else ("PartonLevel:MPI = off",)),
     )
     if not uses_resonance(class_name, settings):
         return (*lines, *PROCESS_SETTINGS[class_name])

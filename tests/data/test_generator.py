@@ -60,6 +60,9 @@ def test_light_classes_do_not_depend_on_heavy_production_and_heavy_ones_get_a_ma
     assert {"34:m0 = 1800.0", "PhaseSpace:mHatMin = 1500.0", "PhaseSpace:mHatMax = 2100.0"} <= set(lines)
     assert "NewGaugeBoson:ffbar2Wprime = on" in lines and "23:onIfAny = 1 2 3 4 5" in lines
     assert "WeakBosonAndParton:qqbar2gmZg = on" in pythia_settings("z", 5, RECOIL)
+    assert not any("MPI" in line for line in lines)
+    no_underlying_event = GeneratorSettings(multiparton_interactions=False)
+    assert "PartonLevel:MPI = off" in pythia_settings("g", 5, no_underlying_event)
 
 
 @pytest.mark.parametrize(("class_name", "resonance", "count"), [("w", 32, 2), ("z", 34, 1), ("t", 32, 2)])
