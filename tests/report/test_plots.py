@@ -29,8 +29,10 @@ def test_roc_figure_is_a_png_and_depends_on_the_scores():
     poor = softmax(rng.normal(0, 1, (300, 3)))
     one = _image(roc_figure("a", {"m": {"exact": good, "float": good}}, labels, 0))
     two = _image(roc_figure("a", {"m": {"exact": good}, "n": {"float": poor}}, labels, 0))
-    assert one.shape == (650, 800, 4)
-    assert one.shape == two.shape and not np.array_equal(one, two)
+    assert one.ndim == 3 and one.shape[2] == 4 and min(one.shape[:2]) > 500  # an RGBA figure, cropped tight
+    assert not np.array_equal(one[:100, :100], np.zeros_like(one[:100, :100])) and not (
+        one.shape == two.shape and np.array_equal(one, two)
+    )
 
 
 def test_pareto_and_timing_figures_render():
