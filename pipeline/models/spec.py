@@ -84,17 +84,11 @@ class Defaults(StrictModel):
     accumulator_method: Literal["a2q", "a2q_plus"] | None = None
 
 
-class LayerSpec(StrictModel):
-    """One dense layer; unset options come from ``defaults``."""
+class LayerSpec(LayerOptions):
+    """One dense layer; unset options (those of :class:`LayerOptions`) come from ``defaults``."""
 
     units: int = Field(ge=1)
     activation: Literal["relu", "linear"] = "relu"
-    weight: QuantizerSpec | None = None
-    bias: QuantizerSpec | None = None
-    activation_quantizer: QuantizerSpec | None = None
-    batch_norm: bool | None = None
-    accumulator_bits: int | None = None
-    accumulator_method: Literal["a2q", "a2q_plus"] | None = None
 
 
 class PruningSpec(StrictModel):
