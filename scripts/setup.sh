@@ -11,6 +11,7 @@ need_apt=()
 command -v verilator >/dev/null 2>&1 || need_apt+=(verilator)
 command -v yosys >/dev/null 2>&1 || need_apt+=(yosys)
 command -v g++ >/dev/null 2>&1 || need_apt+=(g++)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)  # the report page as a browser shows it
 if ((${#need_apt[@]})); then
     if [ "$(id -u)" = 0 ]; then
         echo "setup: apt-get install ${need_apt[*]}"
@@ -26,6 +27,8 @@ if [ ! -f "$stamp" ]; then
     [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
     .venv/bin/python -m pip install --quiet --upgrade pip
     .venv/bin/python -m pip install --quiet -e ".[dev]"
+    # Peers (see pyproject.toml [peers]): without their declared dependencies, on purpose.
+    .venv/bin/python -m pip install --quiet --no-deps "hgq==0.2.6"
     rm -f .venv/.installed-*
     touch "$stamp"
 fi
