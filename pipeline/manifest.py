@@ -10,19 +10,24 @@ A finished stage directory ``<run-dir>/<stage>/`` holds ``manifest.json``:
      "finished_at": "2026-11-23T01:02:03Z", "summary": {...}}
 
 ``key`` hashes the stage name, its config section, the run's models and their spec files, the seed,
-the upstream stages' ``outputs_hash`` and the package versions. A rerun whose key matches (and whose
-files still hash to ``outputs``) is skipped.
+the upstream stages' ``outputs_hash``, the package versions and :func:`code_hash` (the source of the
+``pipeline`` package), never an absolute path. A per-model stage also records ``model_keys`` (one
+key per model subdirectory) and ``reused_models`` (subdirectories carried over from the previous
+output because their key was unchanged). A rerun whose key matches (and whose files still hash to
+``outputs``) is skipped.
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 MANIFEST_NAME = "manifest.json"
@@ -37,13 +42,38 @@ def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def hash_tree(directory: Path) -> dict[str, str]:
-    """SHA-256 of every file under ``directory`` (except the manifest), keyed by POSIX relative path."""
+def hash_tree(directory: Path, exclude_manifest: bool = True) -> dict[str, str]:
+    """SHA-256 of every file under ``directory`` keyed by POSIX relative path (the top-level
+    manifest excluded unless ``exclude_manifest`` is false)."""
     hashes: dict[str, str] = {}
     for path in sorted(directory.rglob("*")):
-        if path.is_file() and not (path.parent == directory and path.name == MANIFEST_NAME):
+        if path.is_file() and not (
+            exclude_manifest and path.parent == directory and path.name == MANIFEST_NAME
+        ):
             hashes[path.relative_to(directory).as_posix()] = sha256_file(path)
     return hashes
+
+
+def source_tree_hash(package_dir: Path) -> str:
+    """SHA-256 over the relative POSIX paths and contents of a source tree (``__pycache__`` and
+    compiled files skipped): the same sources give the same hash wherever they are checked out."""
+    entries = {
+        path.relative_to(package_dir).as_posix(): sha256_file(path)
+        for path in package_dir.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix not in (".pyc", ".pyo")
+    }
+    return canonical_hash(entries)
+
+
+def code_hash(module: ModuleType) -> str:
+    """Hash of the code a stage runs: the whole ``pipeline`` package's source, plus the stage
+    module's own file when it lives outside the package (e.g. a test stage)."""
+    package_dir = Path(__file__).resolve().parent
+    parts = {"pipeline": source_tree_hash(package_dir)}
+    module_file = Path(inspect.getfile(module)).resolve()
+    if package_dir not in module_file.parents:
+        parts[module_file.name] = sha256_file(module_file)
+    return canonical_hash(parts)
 
 
 def canonical_hash(value: Any) -> str:
@@ -77,6 +107,8 @@ class Manifest:
     wall_time_seconds: float
     finished_at: str
     summary: Mapping[str, Any]
+    model_keys: Mapping[str, str] = field(default_factory=dict)
+    reused_models: tuple[str, ...] = ()
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, indent=2, sort_keys=True, default=_json_default) + "\n"

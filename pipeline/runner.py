@@ -2,10 +2,14 @@
 stage whose content-addressed key is unchanged, and publishes each stage's outputs atomically.
 
 Crash safety: a stage writes into ``<run-dir>/.staging/<stage>-<id>/``; only after ``run`` returns and
-its manifest is written is that directory renamed to ``<run-dir>/<stage>/``. A stage killed halfway
-(even by SIGKILL) therefore leaves only a staging directory, which the next run deletes before it
-resumes from the first stage that is not done. A failed stage keeps the previous results of every
-stage and records ``<run-dir>/.failures/<stage>.json``.
+its manifest is written is that directory published (:mod:`pipeline.publish`: a versioned directory
+behind an atomically replaced symlink ``<run-dir>/<stage>``). A stage killed halfway (even by
+SIGKILL), or a process killed while publishing, leaves the previous output in place; the next run
+cleans up and resumes from the first stage that is not done. A failed stage keeps the previous
+results of every stage and records ``<run-dir>/.failures/<stage>.json``.
+
+Cache keys (:func:`stage_key_parts`) hold no absolute path, include the code's hash, and are per
+model inside ``PER_MODEL`` stages (see :mod:`pipeline.stage_api`).
 """
 
 from __future__ import annotations
@@ -16,7 +20,6 @@ import json
 import os
 import shutil
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,16 +29,10 @@ from typing import Literal
 
 from pipeline.config import LoadedConfig
 from pipeline.errors import PipelineError
-from pipeline.manifest import (
-    MANIFEST_NAME,
-    Manifest,
-    canonical_hash,
-    hash_tree,
-    package_versions,
-    sha256_file,
-    write_text_atomic,
-)
-from pipeline.stage_api import StageInputs, StageOutputs
+from pipeline.keys import changed_models, model_key_of, reusable_models, stage_key_parts, uses_models
+from pipeline.manifest import MANIFEST_NAME, Manifest, canonical_hash, hash_tree, write_text_atomic
+from pipeline.publish import new_staging_dir, publish, recover
+from pipeline.stage_api import StageInputs, StageOutputs, iter_model_dirs
 
 StageState = Literal["done", "stale", "failed", "missing"]
 Event = Callable[[str, str], None]
@@ -70,28 +67,6 @@ def required_closure(stages: Sequence[ModuleType], targets: Sequence[str]) -> li
     return [module for module in stages if module.NAME in needed]
 
 
-def stage_key_parts(module: ModuleType, config: LoadedConfig, run_dir: Path) -> dict | None:
-    """Everything the stage's output depends on, or ``None`` if an upstream stage is not done."""
-    upstream: dict[str, str] = {}
-    for name in module.REQUIRES:
-        manifest = Manifest.read(run_dir / name / MANIFEST_NAME)
-        if manifest is None or manifest.status != "done":
-            return None
-        upstream[name] = manifest.outputs_hash
-    declared = getattr(module, "input_files", None)
-    files = declared(config.section(module.NAME), config.root) if declared is not None else []
-    return {
-        "stage": module.NAME,
-        "input_files": {str(path): sha256_file(path) for path in files if Path(path).is_file()},
-        "config": config.section(module.NAME).model_dump(mode="json"),
-        "seed": config.seed,
-        "models": list(config.models),
-        "model_specs": {name: sha256_file(path) for name, path in config.model_specs.items()},
-        "upstream": upstream,
-        "packages": package_versions(tuple(module.PACKAGES)),
-    }
-
-
 def _outputs_intact(manifest: Manifest, stage_dir: Path) -> bool:
     return hash_tree(stage_dir) == dict(manifest.outputs)
 
@@ -110,7 +85,9 @@ def stage_status(module: ModuleType, config: LoadedConfig, run_dir: Path) -> Sta
     if parts is None:
         return StageStatus(name, "stale", "an upstream stage is not done")
     if canonical_hash(parts) != manifest.key:
-        return StageStatus(name, "stale", "config, models, inputs or package versions changed")
+        changed = changed_models(parts, manifest)
+        what = f" (models: {', '.join(changed)})" if changed else ""
+        return StageStatus(name, "stale", f"config, models, code, inputs or package versions changed{what}")
     if not _outputs_intact(manifest, run_dir / name):
         return StageStatus(name, "stale", "output files were modified or deleted")
     return StageStatus(name, "done", f"{manifest.wall_time_seconds:.1f} s, finished {manifest.finished_at}")
@@ -135,35 +112,57 @@ def _run_lock(run_dir: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _publish(staging: Path, final: Path, run_dir: Path) -> None:
-    """Swap the staging directory into place (old results moved aside first, then removed)."""
-    trash = run_dir / ".trash" / f"{final.name}-{uuid.uuid4().hex[:8]}"
-    if final.exists():
-        trash.parent.mkdir(exist_ok=True)
-        os.replace(final, trash)
-    os.replace(staging, final)
-    shutil.rmtree(trash, ignore_errors=True)
+def _carry_over(run_dir: Path, stage: str, models: Sequence[str], staging: Path) -> None:
+    """Copy (hard-link where possible) the reusable models' published subdirectories into staging."""
+
+    def link_or_copy(source: str, destination: str) -> None:
+        try:
+            os.link(source, destination)
+        except OSError:
+            shutil.copy2(source, destination)
+
+    for name in models:
+        shutil.copytree(run_dir / stage / name, staging / name, copy_function=link_or_copy)
 
 
-def _execute(module: ModuleType, config: LoadedConfig, run_dir: Path, parts: dict, quiet: bool) -> Manifest:
-    staging = run_dir / ".staging" / f"{module.NAME}-{uuid.uuid4().hex[:8]}"
-    staging.mkdir(parents=True)
+def _merge_summary(previous: Manifest | None, carried: Sequence[str], summary: dict) -> dict:
+    """The stage's summary plus the carried-over models' entries from the previous manifest."""
+    if previous is None or not carried:
+        return summary
+    kept = {name: previous.summary[name] for name in carried if name in previous.summary}
+    return {**kept, **summary}
+
+
+def _execute(
+    module: ModuleType, config: LoadedConfig, run_dir: Path, parts: dict, quiet: bool, reuse: bool = True
+) -> Manifest:
+    """Run one stage into a staging directory and publish it (see the module docstring)."""
+    staging = new_staging_dir(run_dir, module.NAME)
     failure = run_dir / ".failures" / f"{module.NAME}.json"
     started = time.perf_counter()
     try:
+        per_model = "model_keys" in parts
+        with_models = uses_models(module)
+        carried = reusable_models(parts, run_dir, module.NAME) if per_model and reuse else []
+        previous = Manifest.read(run_dir / module.NAME / MANIFEST_NAME) if carried else None
+        _carry_over(run_dir, module.NAME, carried, staging)
         inputs = StageInputs(
             output_dir=staging,
             upstream={name: run_dir / name for name in module.REQUIRES},
-            models=config.models,
-            model_specs=dict(config.model_specs),
+            models=tuple(name for name in config.models if name not in carried) if with_models else (),
+            model_specs=dict(config.model_specs) if with_models else {},
             repo_root=config.root,
             seed=config.seed,
             quiet=quiet,
+            carried_over=tuple(carried),
         )
         outputs = module.run(inputs, config.section(module.NAME))
         if not isinstance(outputs, StageOutputs):
             raise TypeError(f"stage {module.NAME} returned {type(outputs).__name__}, not StageOutputs")
         outputs_map = hash_tree(staging)
+        model_keys = (
+            {name: model_key_of(parts, name) for name, _ in iter_model_dirs(staging)} if per_model else {}
+        )
         manifest = Manifest(
             stage=module.NAME,
             key=canonical_hash(parts),
@@ -171,13 +170,15 @@ def _execute(module: ModuleType, config: LoadedConfig, run_dir: Path, parts: dic
             status="done",
             outputs=outputs_map,
             outputs_hash=canonical_hash(outputs_map),
-            packages=parts["packages"],
+            packages=parts["common"]["packages"] if per_model else parts["packages"],
             wall_time_seconds=round(time.perf_counter() - started, 3),
             finished_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            summary=dict(outputs.summary),
+            summary=_merge_summary(previous, carried, dict(outputs.summary)),
+            model_keys=model_keys,
+            reused_models=tuple(carried),
         )
         write_text_atomic(staging / MANIFEST_NAME, manifest.to_json())
-        _publish(staging, run_dir / module.NAME, run_dir)
+        publish(staging, run_dir, module.NAME)
     except BaseException as error:
         shutil.rmtree(staging, ignore_errors=True)
         failure.parent.mkdir(exist_ok=True)
@@ -223,18 +224,18 @@ def run_pipeline(
     notify = on_event or (lambda stage, event: None)
     results: list[tuple[str, str]] = []
     with _run_lock(run_dir):
-        shutil.rmtree(run_dir / ".staging", ignore_errors=True)
-        shutil.rmtree(run_dir / ".trash", ignore_errors=True)
+        recover(run_dir, [module.NAME for module in stages])
         for module in required_closure(stages, targets):
             parts = stage_key_parts(module, config, run_dir)
-            assert parts is not None, "upstream stages run first"
+            if parts is None:  # cannot happen: the closure runs every required stage first
+                raise RuntimeError(f"stage {module.NAME} reached with an upstream stage not done")
             status = stage_status(module, config, run_dir)
             if status.state == "done" and module.NAME not in force:
                 notify(module.NAME, "cached")
                 results.append((module.NAME, "cached"))
                 continue
             notify(module.NAME, "running")
-            _execute(module, config, run_dir, parts, quiet)
+            _execute(module, config, run_dir, parts, quiet, reuse=module.NAME not in force)
             notify(module.NAME, "done")
             results.append((module.NAME, "ran"))
     return results

@@ -10,6 +10,17 @@ Every stage is a module in :mod:`pipeline.stages` that defines
 * optionally ``input_files(config: Config, repo_root: Path) -> list[Path]``: files outside the run
   directory that the stage reads (a data sample, a user's model); their contents enter the cache key,
   so replacing such a file reruns the stage.
+* optionally ``USES_MODELS = False``: the stage's work does not depend on the model specs (``data``);
+  it gets no models and no spec enters its key.
+* optionally ``PER_MODEL = True``: the stage writes one subdirectory ``<model>/`` per model and a
+  model's work depends only on its spec, its own subdirectory of each upstream per-model stage and
+  the stage-wide inputs (config section, seed, code, upstream files outside model subdirectories).
+  The runner then keys each model separately: when only some models' keys changed, it copies the
+  unchanged models' published subdirectories into ``output_dir`` before ``run``, lists them in
+  ``inputs.carried_over`` and leaves them out of ``inputs.models``. Such a stage must not redo a
+  carried-over model (it may read its files) and must compute any stage-wide file from all model
+  subdirectories present in ``output_dir``. The runner merges the carried-over models' entries of
+  the previous summary (keyed by model name) into the new one.
 
 A stage writes *only* into ``inputs.output_dir`` (a private staging directory); the runner moves it
 into place atomically after ``run`` returns, so a stage killed halfway never leaves an artifact that
@@ -47,11 +58,14 @@ class StageInputs:
     Attributes:
         output_dir: the staging directory; write all outputs here.
         upstream: finished output directory of each stage named in ``REQUIRES``.
-        models: names of the model specs in this run (``models/<name>.yaml``), in config order.
+        models: names of the model specs in this run (``models/<name>.yaml``) whose work is to be
+            done, in config order (for a ``PER_MODEL`` stage, without ``carried_over``).
         model_specs: path of each model's spec file.
         repo_root: directory the config file's relative paths are resolved against.
         seed: the run's global seed.
         quiet: no progress output when true.
+        carried_over: models (of ``PER_MODEL`` stages) whose unchanged output subdirectory the runner
+            already copied into ``output_dir``; the stage skips their work.
         progress: ``progress(description, total)`` gives a context manager yielding a bar.
     """
 
@@ -62,6 +76,7 @@ class StageInputs:
     repo_root: Path
     seed: int
     quiet: bool = False
+    carried_over: tuple[str, ...] = ()
     progress: Callable[[str, float | None], AbstractContextManager[ProgressBar]] = field(
         default=None  # type: ignore[assignment]
     )

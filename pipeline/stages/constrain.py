@@ -26,6 +26,7 @@ from pipeline.stage_api import StageInputs, StageOutputs, StrictModel
 
 NAME = "constrain"
 REQUIRES: tuple[str, ...] = ("data", "prune")
+PER_MODEL = True  # one subdirectory per model, keyed per model (pipeline.stage_api)
 PACKAGES: tuple[str, ...] = ("tensorflow-cpu", "qkeras", "numpy")
 
 

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 NAME = "convert"
 REQUIRES: tuple[str, ...] = ("data", "export", "constrain")
+PER_MODEL = True  # one subdirectory per model, keyed per model (pipeline.stage_api)
 PACKAGES: tuple[str, ...] = ("hls4ml", "da4ml", "qonnx", "onnx", "tensorflow-cpu", "qkeras", "numpy")
 
 
@@ -155,7 +156,9 @@ def run(inputs: StageInputs, config: Config) -> StageOutputs:
     )
     dataset = load_dataset(inputs.upstream["data"])
     summary = {}
-    model_dirs = list(iter_model_dirs(inputs.upstream["export"]))
+    model_dirs = [
+        item for item in iter_model_dirs(inputs.upstream["export"]) if item[0] not in inputs.carried_over
+    ]
     with inputs.progress("convert", len(model_dirs)) as bar:
         for name, export_dir in model_dirs:
             model_dir = inputs.output_dir / name

@@ -30,6 +30,7 @@ from pipeline.stage_api import StageInputs, StageOutputs, StrictModel
 
 NAME = "data"
 REQUIRES: tuple[str, ...] = ()
+USES_MODELS = False  # no model spec enters the data stage's cache key (pipeline.stage_api)
 PACKAGES: tuple[str, ...] = ("numpy", "h5py", "pythia8mc", "fastjet", "pandas", "pyarrow", "scikit-learn")
 
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 NAME = "export"
 REQUIRES: tuple[str, ...] = ("data", "constrain")
+PER_MODEL = True  # one subdirectory per model, keyed per model (pipeline.stage_api)
 PACKAGES: tuple[str, ...] = ("qonnx", "onnx", "tensorflow-cpu", "qkeras", "numpy")
 
 
@@ -118,7 +119,7 @@ def run(inputs: StageInputs, config: Config) -> StageOutputs:
     from pipeline.models.io import load_model, save_model
 
     dataset = load_dataset(inputs.upstream["data"])
-    clashes = sorted(set(config.external_models) & set(inputs.models))
+    clashes = sorted(set(config.external_models) & set(inputs.model_specs))
     if clashes:
         raise PipelineError(
             NAME,
@@ -127,7 +128,10 @@ def run(inputs: StageInputs, config: Config) -> StageOutputs:
             fix="rename the external models",
         )
     summary = {}
-    jobs = [(name, None) for name in inputs.models] + sorted(config.external_models.items())
+    externals = {
+        name: external for name, external in config.external_models.items() if name not in inputs.carried_over
+    }
+    jobs = [(name, None) for name in inputs.models] + sorted(externals.items())
     with inputs.progress("export", len(jobs)) as bar:
         for name, external in jobs:
             model_dir = inputs.output_dir / name

@@ -27,6 +27,7 @@ from pipeline.stage_api import StageInputs, StageOutputs, StrictModel
 
 NAME = "firmware"
 REQUIRES: tuple[str, ...] = ("data", "convert", "constrain")
+PER_MODEL = True  # one subdirectory per model, keyed per model (pipeline.stage_api)
 PACKAGES: tuple[str, ...] = ("da4ml", "hls4ml", "numpy", "tensorflow-cpu", "qkeras")
 DEFAULT_CLOCK_PERIOD_NS = 5.0
 DEFAULT_PART = "xcvu13p-flga2577-2-e"
@@ -144,6 +145,26 @@ def _da_kernel_cost(convert_model_dir: Path) -> Any:
     return read_json(path, NAME).get("da_kernel_cost")
 
 
+def _with_carried_over(inputs: StageInputs, rows: dict, skipped: dict) -> tuple[dict, dict]:
+    """Add the models the runner carried over unchanged (``stage_api`` PER_MODEL) to the report's
+    rows and skip reasons, all in config order."""
+    from pipeline.deploy.stage_io import read_json
+    from pipeline.rtl.report import report_row
+
+    for name in inputs.carried_over:
+        record_path = inputs.output_dir / name / "firmware.json"
+        if record_path.is_file():
+            rows[name] = report_row(read_json(record_path, NAME))
+        else:
+            skipped[name] = read_json(inputs.output_dir / name / "metrics.json", NAME).get("skipped", "")
+    order = {name: index for index, name in enumerate(inputs.model_specs)}
+
+    def in_order(items: dict) -> dict:
+        return dict(sorted(items.items(), key=lambda item: order.get(item[0], len(order))))
+
+    return in_order(rows), in_order(skipped)
+
+
 def run(inputs: StageInputs, config: Config) -> StageOutputs:
     """Build, simulate and synthesize every quantized model; write the firmware report."""
     import os
@@ -185,6 +206,7 @@ def run(inputs: StageInputs, config: Config) -> StageOutputs:
             if not record["bit_exact"]["bit_exact"]:
                 failures.append(f"{name}: {record['bit_exact']['mismatched_samples']} jets differ")
             bar.advance()
+    rows, skipped = _with_carried_over(inputs, rows, skipped)
     write_json(inputs.output_dir / "report.json", {"models": rows, "skipped": skipped})
     (inputs.output_dir / "report.md").write_text(render_markdown(rows, skipped))
     if failures:
@@ -197,5 +219,6 @@ def run(inputs: StageInputs, config: Config) -> StageOutputs:
     summary = {
         name: {"luts": row["luts"], "cycles": row["cycles"], "seconds": timings[name]}
         for name, row in rows.items()
+        if name in timings
     }
     return StageOutputs(summary=summary)

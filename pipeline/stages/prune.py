@@ -17,6 +17,7 @@ from pipeline.stage_api import StageInputs, StageOutputs, StrictModel
 
 NAME = "prune"
 REQUIRES: tuple[str, ...] = ("data", "train")
+PER_MODEL = True  # one subdirectory per model, keyed per model (pipeline.stage_api)
 PACKAGES: tuple[str, ...] = (
     "tensorflow-cpu",
     "qkeras",

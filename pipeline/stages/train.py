@@ -16,6 +16,7 @@ from pipeline.stage_api import StageInputs, StageOutputs, StrictModel
 
 NAME = "train"
 REQUIRES: tuple[str, ...] = ("data",)
+PER_MODEL = True  # one subdirectory per model, keyed per model (pipeline.stage_api)
 PACKAGES: tuple[str, ...] = ("tensorflow-cpu", "qkeras", "numpy", "scikit-learn", "scipy")
 
 

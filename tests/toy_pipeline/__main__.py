@@ -1,4 +1,4 @@
-"""``python -m tests.toy_pipeline CONFIG RUN_DIR``: run the toy pipeline (used by the SIGKILL test)."""
+"""``python -m tests.toy_pipeline CONFIG RUN_DIR [STAGE,...]``: run the toy pipeline (SIGKILL tests)."""
 
 import sys
 from pathlib import Path
@@ -8,4 +8,5 @@ from pipeline.runner import run_pipeline
 from tests.toy_pipeline import STAGES
 
 config = load_config(Path(sys.argv[1]), stages=STAGES)
-print(run_pipeline(config, Path(sys.argv[2]), ["squares"], quiet=True, stages=STAGES), flush=True)
+targets = sys.argv[3].split(",") if len(sys.argv) > 3 else ["squares"]
+print(run_pipeline(config, Path(sys.argv[2]), targets, quiet=True, stages=STAGES), flush=True)

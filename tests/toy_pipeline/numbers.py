@@ -6,6 +6,7 @@ from pipeline.stage_api import StageInputs, StageOutputs, StrictModel
 
 NAME = "numbers"
 REQUIRES: tuple[str, ...] = ()
+USES_MODELS = False
 PACKAGES: tuple[str, ...] = ("pyyaml",)
 
 
