@@ -17,15 +17,15 @@ import yaml
 from pydantic import Field, ValidationError, create_model, field_validator
 
 from pipeline.errors import PipelineError
-from pipeline.stage_api import StrictModel
+from pipeline.stage_api import ModelName, StrictModel
 
 DEFAULT_CONFIG_NAME = "pipeline.yaml"
 
 
 class _TopLevel(StrictModel):
-    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
+    name: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")  # no leading dot: runs/<name> stays inside
     seed: int = 20261123
-    models: tuple[str, ...] = ()
+    models: tuple[ModelName, ...] = ()
     models_dir: str = "models"
 
     @field_validator("models")

@@ -30,13 +30,32 @@ and config validation stay fast.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict
+
+#: Model names become directory names in the run directory: letters, digits, ``_`` and ``-``,
+#: starting with a letter, at most 64 characters (no ``/``, no ``..``, no leading dot).
+MODEL_NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_\-]{0,63}")
+
+
+def check_model_name(name: str) -> str:
+    """Return ``name`` if it is a safe model name (:data:`MODEL_NAME_PATTERN`), else raise ValueError."""
+    if not MODEL_NAME_PATTERN.fullmatch(name):
+        raise ValueError(
+            f"model name {name!r} is not a safe identifier: use letters, digits, '_' and '-', "
+            "starting with a letter (it names a directory of the run)"
+        )
+    return name
+
+
+#: A model name in a config (``models:``, ``export.external_models``), validated by :func:`check_model_name`.
+ModelName = Annotated[str, AfterValidator(check_model_name)]
 
 
 class StrictModel(BaseModel):

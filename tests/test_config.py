@@ -29,6 +29,9 @@ def config_file(tmp_path: Path, text: str) -> Path:
         ("name: toy\nmodels: [nope]\n", "models[0] = 'nope' has no spec file"),
         ("- just\n- a list\n", "must be a YAML mapping"),
         ("name: toy\nnumbers: {count: 3\n", "not valid YAML"),
+        ("name: toy\nmodels: [../escape]\n", "invalid value for 'models.0'"),
+        ("name: toy\nmodels: [ok, /abs]\n", "invalid value for 'models.1'"),
+        ("name: ..\n", "invalid value for 'name'"),
     ],
 )
 def test_bad_config_names_key_and_file(tmp_path: Path, text: str, expected: str) -> None:
@@ -59,3 +62,24 @@ def test_repository_default_config_is_valid() -> None:
     assert config.name == "default"
     assert all(path.is_file() for path in config.model_specs.values())
     assert "jet_dnn_q6_qap" in config.models
+
+
+@pytest.mark.parametrize("bad", ["../x", "a/b", ".hidden", "", "x" * 65, "1abc", "a b"])
+def test_unsafe_model_names_exit_2_naming_the_key(tmp_path: Path, bad: str) -> None:
+    """Model names become run-directory paths: anything but a safe identifier is refused."""
+    import subprocess
+    import sys
+
+    path = config_file(tmp_path, f"name: toy\nexport:\n  external_models:\n    {bad!r}: {{path: m.h5}}\n")
+    with pytest.raises(PipelineError) as caught:
+        load_config(path)
+    assert (
+        "export.external_models" in caught.value.message and "not a safe identifier" in caught.value.message
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", "status", "--config", str(path), "--run-dir", str(tmp_path / "r")],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2 and "export.external_models" in result.stderr

@@ -174,6 +174,34 @@ def first_differing_layer(hls_model: Any, network: IntegerNetwork, jet_features:
     return "none found in the trace (check the output layer's precision)"
 
 
+class _Hls4mlConfigLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` plus the one Python tag hls4ml writes, ``!!python/tuple`` (shapes, as
+    ``yaml.dump`` writes them); any other Python tag stays an error instead of running code."""
+
+
+_Hls4mlConfigLoader.add_constructor(
+    "tag:yaml.org,2002:python/tuple", lambda loader, node: tuple(loader.construct_sequence(node))
+)
+
+
+def load_hls4ml_config_yaml(path: Path) -> dict[str, Any]:
+    """Read an ``hls4ml_config.yml`` that hls4ml wrote, safely (:class:`_Hls4mlConfigLoader`).
+
+    Raises:
+        PipelineError: the file is not YAML or holds a tag other than ``!!python/tuple``.
+    """
+    try:
+        data = yaml.load(path.read_text(), Loader=_Hls4mlConfigLoader)
+    except yaml.YAMLError as error:
+        raise PipelineError(
+            STAGE,
+            f"cannot read hls4ml's project config safely: {error}".replace("\n", " "),
+            input=str(path),
+            fix="only plain YAML and !!python/tuple are accepted; regenerate the project with hls4ml",
+        ) from None
+    return data if isinstance(data, dict) else {}
+
+
 def finalize_project(project_dir: Path, staging_dir: Path, stamp: str) -> None:
     """Make the kept project relocatable and deterministic.
 
@@ -185,7 +213,7 @@ def finalize_project(project_dir: Path, staging_dir: Path, stamp: str) -> None:
     for library in (project_dir / "firmware").glob("*.so"):
         library.unlink()
     config_path = project_dir / "hls4ml_config.yml"
-    config = yaml.unsafe_load(config_path.read_text())
+    config = load_hls4ml_config_yaml(config_path)
     old_stamp = str(config.get("Stamp", ""))
     config.update(Stamp=stamp, OutputDir=".", OnnxModel="model.onnx")
     if "InputData" in config:

@@ -17,7 +17,7 @@ from pydantic import Field
 
 from pipeline.deploy.byo import ExternalModel
 from pipeline.errors import PipelineError
-from pipeline.stage_api import StageInputs, StageOutputs, StrictModel
+from pipeline.stage_api import ModelName, StageInputs, StageOutputs, StrictModel
 
 if TYPE_CHECKING:
     import numpy as np
@@ -38,7 +38,7 @@ class Config(StrictModel):
     """
 
     batch_size: int = Field(default=8192, ge=1)
-    external_models: dict[str, ExternalModel] = Field(default_factory=dict)
+    external_models: dict[ModelName, ExternalModel] = Field(default_factory=dict)
 
 
 def input_files(config: Config, repo_root: Path) -> list[Path]:

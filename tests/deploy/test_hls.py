@@ -103,3 +103,22 @@ def test_finalized_project_is_relocatable_and_deterministic(compiled):
     (project / "firmware" / "leak.txt").write_text(f"path {staging}/x\n")
     with pytest.raises(PipelineError, match="absolute path"):
         finalize_project(project, staging, "abcd1234")
+
+
+def test_project_config_is_read_safely_tuples_yes_code_no(tmp_path):
+    """hls4ml's ``!!python/tuple`` loads; any other Python tag is refused and never runs."""
+    from pipeline.deploy.hls import finalize_project, load_hls4ml_config_yaml
+
+    plain = tmp_path / "plain.yml"
+    plain.write_text("Stamp: abc\nShape: !!python/tuple [16, 1]\n")
+    assert load_hls4ml_config_yaml(plain) == {"Stamp": "abc", "Shape": (16, 1)}
+
+    marker = tmp_path / "pwned"
+    project = tmp_path / "prj"
+    (project / "firmware").mkdir(parents=True)
+    (project / "hls4ml_config.yml").write_text(
+        f"Stamp: abc\nPayload: !!python/object/apply:os.system ['touch {marker}']\n"
+    )
+    with pytest.raises(PipelineError, match="cannot read hls4ml's project config safely"):
+        finalize_project(project, tmp_path / "staging", "0")
+    assert not marker.exists()
