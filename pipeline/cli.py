@@ -1,7 +1,8 @@
 """The ``trigger-pipeline`` command line: one subcommand per stage, plus ``run`` and ``status``.
 
 Thin by design: it parses arguments, loads the config and calls :mod:`pipeline.runner`.
-Errors a user can fix exit with status 2 and one line (a traceback only with ``--debug``).
+Errors a user can fix exit with status 2 and one line (a traceback only with ``--debug``). The
+libraries' warnings and notices are silenced unless ``--debug`` (:mod:`pipeline.quiet`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from pipeline.config import DEFAULT_CONFIG_NAME, LoadedConfig, load_config
 from pipeline.errors import PipelineError
+from pipeline.quiet import quiet_third_party_output
 
 EXIT_USER_ERROR = 2
 
@@ -39,7 +41,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "--force", action="append", default=[], metavar="STAGE", help="rerun STAGE even if cached"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument(
+        "--debug", action="store_true", help="show tracebacks and the libraries' warnings and notices"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -110,6 +114,8 @@ def _check_stage(name: str, names: list[str]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``trigger-pipeline`` console script."""
     args = build_parser().parse_args(argv)
+    if not args.debug:
+        quiet_third_party_output()
     try:
         return _dispatch(args)
     except PipelineError as error:

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 STAGE_NAMES = ["data", "train", "prune", "constrain", "export", "convert", "firmware", "report"]
 
@@ -53,3 +55,74 @@ def test_status_on_empty_run_dir_lists_all_stages_missing(tmp_path: Path) -> Non
     assert result.returncode == 0, result.stderr
     states = dict(line.split()[:2] for line in result.stdout.strip().splitlines())
     assert states == dict.fromkeys(STAGE_NAMES, "missing")
+
+
+def tiny_config(directory: Path, models: str = "[jet_dnn_q6]") -> Path:
+    """A config over the bundled sample that trains in seconds (for tests that run real stages)."""
+    path = directory / "tiny.yaml"
+    path.write_text(
+        f"name: tiny\nmodels: {models}\nmodels_dir: {REPO_ROOT / 'models'}\n"
+        f"data: {{sample: {REPO_ROOT / 'triggers_data' / 'jets_pythia.h5'}, max_jets_per_class: 100}}\n"
+        "train: {epochs_override: 1}\n"
+    )
+    return path
+
+
+def quiet_environment() -> dict[str, str]:
+    """The environment of a new user: none of the variables that hide TensorFlow's notices."""
+    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    for variable in ("TF_CPP_MIN_LOG_LEVEL", "PYTHONWARNINGS"):
+        environment.pop(variable, None)
+    return environment
+
+
+@pytest.mark.slow
+def test_real_stage_run_has_a_clean_stderr_and_debug_shows_the_notices(tmp_path: Path) -> None:
+    config, run_dir = tiny_config(tmp_path), tmp_path / "run"
+    command = [sys.executable, "-m", "pipeline", "run", "--until", "train", "--quiet"]
+    common = ["--config", str(config), "--run-dir", str(run_dir)]
+    result = subprocess.run(
+        [*command, *common], cwd=tmp_path, env=quiet_environment(), capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip().splitlines() == [f"run directory: {run_dir}"]
+    debug = subprocess.run(
+        [*command, *common, "--debug", "--force", "train"],
+        cwd=tmp_path,
+        env=quiet_environment(),
+        capture_output=True,
+        text=True,
+    )
+    assert debug.returncode == 0, debug.stderr
+    assert "tensorflow" in debug.stderr  # the notices are there, only hidden by default
+
+
+QUIET_SCRIPT = """
+import sys
+if sys.argv[1] == "quiet":
+    from pipeline.quiet import quiet_third_party_output
+    quiet_third_party_output()
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import warnings
+figure, axes = plt.subplots()
+axes.set_title("x", family="cursive")
+figure.canvas.draw()
+warnings.warn("a library warning", UserWarning)
+"""
+
+
+def test_quiet_hides_findfont_and_library_warnings() -> None:
+    results = {
+        mode: subprocess.run(
+            [sys.executable, "-c", QUIET_SCRIPT, mode],
+            cwd=REPO_ROOT,
+            env=quiet_environment(),
+            capture_output=True,
+            text=True,
+        )
+        for mode in ("quiet", "loud")
+    }
+    assert "a library warning" in results["loud"].stderr  # the script does make noise
+    assert results["quiet"].returncode == 0 and results["quiet"].stderr == ""

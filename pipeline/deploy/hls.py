@@ -175,12 +175,20 @@ def first_differing_layer(hls_model: Any, network: IntegerNetwork, jet_features:
 
 
 class _Hls4mlConfigLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` plus the one Python tag hls4ml writes, ``!!python/tuple`` (shapes, as
-    ``yaml.dump`` writes them); any other Python tag stays an error instead of running code."""
+    """``yaml.SafeLoader`` plus the two Python tags hls4ml's ``yaml.dump`` writes: ``!!python/tuple``
+    (shapes) becomes a tuple, and the pickled ``OnnxModel`` (an ``onnx.ModelProto``) is *not*
+    reconstructed but read as the placeholder :data:`ONNX_MODEL_PLACEHOLDER` (the project points to
+    ``model.onnx`` instead). Any other Python tag stays an error instead of running code."""
 
 
+#: What ``OnnxModel: !!python/object/apply:onnx.onnx_ml_pb2.ModelProto`` reads as.
+ONNX_MODEL_PLACEHOLDER = "<onnx.ModelProto: not loaded>"
 _Hls4mlConfigLoader.add_constructor(
     "tag:yaml.org,2002:python/tuple", lambda loader, node: tuple(loader.construct_sequence(node))
+)
+_Hls4mlConfigLoader.add_constructor(
+    "tag:yaml.org,2002:python/object/apply:onnx.onnx_ml_pb2.ModelProto",
+    lambda loader, node: ONNX_MODEL_PLACEHOLDER,
 )
 
 
@@ -188,7 +196,7 @@ def load_hls4ml_config_yaml(path: Path) -> dict[str, Any]:
     """Read an ``hls4ml_config.yml`` that hls4ml wrote, safely (:class:`_Hls4mlConfigLoader`).
 
     Raises:
-        PipelineError: the file is not YAML or holds a tag other than ``!!python/tuple``.
+        PipelineError: the file is not YAML or holds a Python tag other than the two hls4ml writes.
     """
     try:
         data = yaml.load(path.read_text(), Loader=_Hls4mlConfigLoader)
@@ -197,7 +205,7 @@ def load_hls4ml_config_yaml(path: Path) -> dict[str, Any]:
             STAGE,
             f"cannot read hls4ml's project config safely: {error}".replace("\n", " "),
             input=str(path),
-            fix="only plain YAML and !!python/tuple are accepted; regenerate the project with hls4ml",
+            fix="only plain YAML, !!python/tuple and the OnnxModel entry are accepted; regenerate it",
         ) from None
     return data if isinstance(data, dict) else {}
 

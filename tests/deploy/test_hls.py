@@ -107,11 +107,15 @@ def test_finalized_project_is_relocatable_and_deterministic(compiled):
 
 def test_project_config_is_read_safely_tuples_yes_code_no(tmp_path):
     """hls4ml's ``!!python/tuple`` loads; any other Python tag is refused and never runs."""
-    from pipeline.deploy.hls import finalize_project, load_hls4ml_config_yaml
+    from pipeline.deploy.hls import ONNX_MODEL_PLACEHOLDER, finalize_project, load_hls4ml_config_yaml
 
     plain = tmp_path / "plain.yml"
-    plain.write_text("Stamp: abc\nShape: !!python/tuple [16, 1]\n")
-    assert load_hls4ml_config_yaml(plain) == {"Stamp": "abc", "Shape": (16, 1)}
+    plain.write_text(
+        "Stamp: abc\nShape: !!python/tuple [16, 1]\n"
+        "OnnxModel: !!python/object/apply:onnx.onnx_ml_pb2.ModelProto\n  state: {serialized: !!binary AA==}\n"
+    )
+    loaded = load_hls4ml_config_yaml(plain)
+    assert loaded["Shape"] == (16, 1) and loaded["OnnxModel"] == ONNX_MODEL_PLACEHOLDER
 
     marker = tmp_path / "pwned"
     project = tmp_path / "prj"
