@@ -80,7 +80,7 @@ def stage_key_parts(module: ModuleType, config: LoadedConfig, run_dir: Path) -> 
         upstream[name] = manifest.outputs_hash
     declared = getattr(module, "input_files", None)
     files = declared(config.section(module.NAME), config.root) if declared is not None else []
-    return {
+    parts = {
         "stage": module.NAME,
         "input_files": {str(path): sha256_file(path) for path in files if Path(path).is_file()},
         "config": config.section(module.NAME).model_dump(mode="json"),
@@ -90,6 +90,16 @@ def stage_key_parts(module: ModuleType, config: LoadedConfig, run_dir: Path) -> 
         "upstream": upstream,
         "packages": package_versions(tuple(module.PACKAGES)),
     }
+    run_files = getattr(module, "RUN_FILES", ())  # files or folders of the run directory the stage reads
+    if run_files:
+        parts["run_files"] = {name: _hash_run_path(run_dir / name) for name in run_files}
+    return parts
+
+
+def _hash_run_path(path: Path) -> str | None:
+    if path.is_file():
+        return sha256_file(path)
+    return canonical_hash(hash_tree(path)) if path.is_dir() else None
 
 
 def _outputs_intact(manifest: Manifest, stage_dir: Path) -> bool:
@@ -198,6 +208,7 @@ def run_pipeline(
     quiet: bool = False,
     stages: Sequence[ModuleType] | None = None,
     on_event: Event | None = None,
+    on_stage_done: Event | None = None,
 ) -> list[tuple[str, str]]:
     """Run ``targets`` and the stages they need; return ``(stage, "ran" | "cached")`` per stage.
 
@@ -209,6 +220,9 @@ def run_pipeline(
         quiet: silence progress bars.
         stages: the stage list (default :data:`pipeline.stages.STAGES`).
         on_event: called with ``(stage, "cached" | "running" | "done")`` for user feedback.
+        on_stage_done: called with ``(stage, "ran" | "cached")`` once the stage's outputs are published
+            or found cached (the checks hook, :class:`pipeline.checks.hook.ChecksHook`); it may raise to
+            stop the run.
     """
     if stages is None:
         from pipeline.stages import STAGES
@@ -232,11 +246,13 @@ def run_pipeline(
             if status.state == "done" and module.NAME not in force:
                 notify(module.NAME, "cached")
                 results.append((module.NAME, "cached"))
-                continue
-            notify(module.NAME, "running")
-            _execute(module, config, run_dir, parts, quiet)
-            notify(module.NAME, "done")
-            results.append((module.NAME, "ran"))
+            else:
+                notify(module.NAME, "running")
+                _execute(module, config, run_dir, parts, quiet)
+                notify(module.NAME, "done")
+                results.append((module.NAME, "ran"))
+            if on_stage_done is not None:
+                on_stage_done(*results[-1])
     return results
 
 
