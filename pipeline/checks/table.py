@@ -29,15 +29,13 @@ def render_table(
     mode), no figure (the stage did not record the figure), skip (the stage skipped the model), -
     (no budget or stage not run)."""
     summary = summarise(results_by_stage, models)
-    width = max([len(m) for m in models] + [len("checks")]) + 2
-    header = (
-        f"{'checks (' + mode + ')':<{width + 2}}" + "".join(f"{s:<11}" for s in CHECKED_STAGES) + "verdict"
-    )
-    lines = [header]
+    title = f"checks ({mode})"
+    width = max([len(m) + 3 for m in models] + [len(title) + 1])
+    lines = [f"{title:<{width}}" + "".join(f"{s:<11}" for s in CHECKED_STAGES) + "verdict"]
     for model in models:
         cells = [display_status(summary["by_stage"][model].get(s, "-"), mode) for s in CHECKED_STAGES]
         overall = display_status(summary["by_model"][model], mode)
-        lines.append(f"  {model:<{width}}" + "".join(f"{c:<11}" for c in cells) + overall)
+        lines.append(f"  {model:<{width - 2}}" + "".join(f"{c:<11}" for c in cells) + overall)
     for stage in CHECKED_STAGES:
         for result in results_by_stage.get(stage, []):
             if result["status"] in ("fail", "missing"):
