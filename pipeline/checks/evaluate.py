@@ -190,9 +190,12 @@ def _readings(
         counts = counts or (part_resources(part) if isinstance(part, str) else None)
         source = f"{where}/metrics.json:{key} / {where}/firmware.json:part"
         if used is None or counts is None:
-            note = (
-                "" if counts is not None else f"part {part!r} has no resource table (checks.part_resources)"
-            )
+            if counts is not None:
+                note = ""
+            elif part is None:
+                note = "firmware.json records no part"
+            else:
+                note = f"part {part!r} not tabulated: set checks.part_resources"
             return [(_Reading(f"{figure} share of part", "%", None, source, note), limit)]
         share = round(100.0 * float(used) / counts[key], 6)
         note = f"{used:,} of {counts[key]:,} on {part}"

@@ -48,7 +48,7 @@ td:first-child,th:first-child{text-align:left}
 img{max-width:100%;height:auto;display:block}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(330px,1fr));gap:0.6em}
 .grid2{display:grid;grid-template-columns:repeat(auto-fill,minmax(420px,1fr));gap:0.6em}
-.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(560px,1fr));gap:0 1.2em}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:0 1.5em}
 """
 
 
@@ -182,33 +182,42 @@ _STAGE_COLUMNS = (
     ("neural_efficiency", "neural eff.", lambda v: numbers.plain(v, 3)),
     ("aiq", "aIQ", lambda v: numbers.plain(v, 3)),
     ("luts", "LUTs", numbers.count),
+    ("latency_cycles", "latency [cycles]", numbers.count),
     ("latency_ns", "latency [ns]", numbers.plain),
     ("mismatches", "mismatched jets", numbers.count),
 )
 
 
 def _stage_view_section(document: Mapping[str, Any], checks: Mapping[str, Any] | None) -> str:
+    """Per model a table with the stages as columns (train -> ... -> firmware) and the figures as rows,
+    the checks' verdict per stage in the last row; stages that skipped the model are named in a note."""
     mode = checks.get("mode") if isinstance(checks, Mapping) else None
     cards = []
     for model, record in (document.get("models") or {}).items():
         by_stage, _ = check_verdicts(checks, model)
-        rows = []
-        for stage, values in stage_view(record):
-            row: dict[str, Any] = {"stage": stage}
+        view = stage_view(record)
+        applied = [(stage, values) for stage, values in view if "skipped" not in values]
+        skipped: dict[str, list[str]] = {}
+        for stage, values in view:
             if "skipped" in values:
-                row["accuracy"] = Markup(f"skipped: {html.escape(values['skipped'])}", "skipped")
-            else:
-                row |= {title: Markup(render(values[key])) for key, title, render in _STAGE_COLUMNS}
-            if checks is not None:
-                row["checks"] = verdict_cell(by_stage.get(stage, "-"), mode)
-            rows.append(row)
+                skipped.setdefault(values["skipped"], []).append(stage)
+        rows = []
+        for key, title, render in _STAGE_COLUMNS:
+            if any(values[key] is not None for _, values in applied):
+                rows.append({"figure": title} | {s: Markup(render(values[key])) for s, values in applied})
+        if checks is not None:
+            rows.append(
+                {"figure": "checks"} | {s: verdict_cell(by_stage.get(s, "-"), mode) for s, _ in applied}
+            )
         body = table(rows) if rows else "<p class='note'>no stage records of this model</p>"
+        for reason, stages in skipped.items():
+            body += f"<p class='notes'>{html.escape(', '.join(stages))}: skipped ({html.escape(reason)}).</p>"
         cards.append(f"<div><h3>{html.escape(model)}</h3>{body}</div>")
     note = (
-        "<p class='note'>Figures each stage recorded for the model (train: QAT; prune: QAP; constrain: "
-        "A2Q/A2Q+ fine-tuning; export: QONNX; convert: hls4ml; firmware: da4ml RTL + Yosys). Mismatched "
-        "jets: qonnx executor (export), hls4ml C-sim (convert), Verilator RTL (firmware) against the model."
-        "</p>"
+        "<p class='note'>Figures each stage recorded for the model, left to right in pipeline order "
+        "(train: QAT; prune: QAP; constrain: A2Q/A2Q+ fine-tuning; export: QONNX; convert: hls4ml; "
+        "firmware: da4ml RTL + Yosys). Mismatched jets: qonnx executor (export), hls4ml C simulation "
+        "(convert), Verilator RTL (firmware) against the model.</p>"
     )
     return "<h2>Stage by stage</h2>" + note + f"<div class='cards'>{''.join(cards)}</div>"
 
