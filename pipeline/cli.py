@@ -1,8 +1,10 @@
 """The ``trigger-pipeline`` command line: one subcommand per stage, plus ``run`` and ``status``.
 
 Thin by design: it parses arguments, loads the config and calls :mod:`pipeline.runner`.
-Errors a user can fix exit with status 2 and one line (a traceback only with ``--debug``). The
-libraries' warnings and notices are silenced unless ``--debug`` (:mod:`pipeline.quiet`).
+Errors a user can fix exit with status 2 and one line (a traceback only with ``--debug``); a failing
+``gate`` check (``checks:`` section) exits with status 3 and one line naming model, stage, figure,
+value and limit. The libraries' warnings and notices are silenced unless ``--debug``
+(:mod:`pipeline.quiet`).
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pipeline.checks.hook import ChecksFailedError
 from pipeline.config import DEFAULT_CONFIG_NAME, LoadedConfig, load_config
 from pipeline.errors import PipelineError
 from pipeline.quiet import quiet_third_party_output
 
 EXIT_USER_ERROR = 2
+EXIT_CHECKS_FAILED = 3
 
 STAGE_HELP = {
     "data": "simulate (Pythia 8 + FastJet) or load jets, split and standardise",
@@ -79,29 +83,48 @@ def _print_event(stage: str, event: str) -> None:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    from pipeline.checks.hook import ChecksHook, has_budgets, validate_checks
+    from pipeline.checks.table import current_results, render_table
     from pipeline.runner import pipeline_status, run_pipeline
     from pipeline.stages import STAGES
 
     config = load_config(args.config)
     run_dir = _run_dir(args, config)
+    checks = config.values.checks  # type: ignore[attr-defined]
+    validate_checks(checks, config.models)
     if args.command == "status":
-        for status in pipeline_status(config, run_dir):
+        states = pipeline_status(config, run_dir)
+        for status in states:
             print(f"{status.stage:<10} {status.state:<8} {status.detail}")
+        if has_budgets(checks):
+            done = [status.stage for status in states if status.state == "done"]
+            results = current_results(checks, run_dir, config.models, done)
+            print("\n".join(render_table(results, config.models, checks.mode)))
         return 0
     if args.command == "run":
         names = [module.NAME for module in STAGES]
         targets = names if args.until is None else names[: names.index(_check_stage(args.until, names)) + 1]
     else:
         targets = [args.command]
-    run_pipeline(
-        config,
-        run_dir,
-        targets,
-        force=args.force,
-        quiet=args.quiet,
-        on_event=None if args.quiet else _print_event,
-    )
+    hook = ChecksHook(checks, run_dir, config.models) if has_budgets(checks) else None
+    try:
+        run_pipeline(
+            config,
+            run_dir,
+            targets,
+            force=args.force,
+            quiet=args.quiet,
+            on_event=None if args.quiet else _print_event,
+            on_stage_done=hook,
+        )
+    finally:
+        if hook is not None and hook.document is not None and not args.quiet:
+            results = {stage: entry["results"] for stage, entry in hook.document["stages"].items()}
+            print("\n".join(render_table(results, config.models, checks.mode)), file=sys.stderr)
     print(f"run directory: {run_dir}", file=sys.stderr)
+    if hook is not None and hook.first_failure is not None:
+        print(f"check failed: {hook.first_failure.line()}", file=sys.stderr)
+        return EXIT_CHECKS_FAILED
     return 0
 
 
@@ -123,6 +146,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"error: {error.message}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except ChecksFailedError as failure:
+        print(failure.message, file=sys.stderr)
+        return EXIT_CHECKS_FAILED
     except KeyboardInterrupt:
         print("interrupted: finished stages are kept; rerun to resume", file=sys.stderr)
         return 130

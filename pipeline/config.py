@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError, create_model, field_validator
 
+from pipeline.checks.config import ChecksConfig
 from pipeline.errors import PipelineError
 from pipeline.stage_api import ModelName, StrictModel
 
@@ -27,6 +28,7 @@ class _TopLevel(StrictModel):
     seed: int = 20261123
     models: tuple[ModelName, ...] = ()
     models_dir: str = "models"
+    checks: ChecksConfig = Field(default_factory=ChecksConfig)  # budgets per stage (pipeline.checks)
 
     @field_validator("models")
     @classmethod

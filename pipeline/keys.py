@@ -72,6 +72,9 @@ def stage_key_parts(module: ModuleType, config: LoadedConfig, run_dir: Path) -> 
         "code": code_hash(module),
         "packages": package_versions(tuple(module.PACKAGES)),
     }
+    run_files = getattr(module, "RUN_FILES", ())  # files or folders of the run directory the stage reads
+    if run_files:
+        common["run_files"] = {name: _hash_run_path(run_dir / name) for name in run_files}
     if not uses_models(module):
         return {**common, "upstream": {name: manifest.outputs_hash for name, manifest in upstream.items()}}
     specs = {name: sha256_file(path) for name, path in config.model_specs.items()}
@@ -85,6 +88,12 @@ def stage_key_parts(module: ModuleType, config: LoadedConfig, run_dir: Path) -> 
     common_hash = canonical_hash(common)
     model_keys = {name: _model_key(common_hash, specs.get(name), name, upstream) for name in names}
     return {"common": common, "models": list(config.models), "model_keys": model_keys}
+
+
+def _hash_run_path(path: Path) -> str | None:
+    if path.is_file():
+        return sha256_file(path)
+    return canonical_hash(hash_tree(path)) if path.is_dir() else None
 
 
 def _model_key(common_hash: str, spec_hash: str | None, model: str, upstream: dict[str, Manifest]) -> str:

@@ -199,6 +199,7 @@ def run_pipeline(
     quiet: bool = False,
     stages: Sequence[ModuleType] | None = None,
     on_event: Event | None = None,
+    on_stage_done: Event | None = None,
 ) -> list[tuple[str, str]]:
     """Run ``targets`` and the stages they need; return ``(stage, "ran" | "cached")`` per stage.
 
@@ -210,6 +211,9 @@ def run_pipeline(
         quiet: silence progress bars.
         stages: the stage list (default :data:`pipeline.stages.STAGES`).
         on_event: called with ``(stage, "cached" | "running" | "done")`` for user feedback.
+        on_stage_done: called with ``(stage, "ran" | "cached")`` once the stage's outputs are published
+            or found cached (the checks hook, :class:`pipeline.checks.hook.ChecksHook`); it may raise to
+            stop the run.
     """
     if stages is None:
         from pipeline.stages import STAGES
@@ -233,11 +237,13 @@ def run_pipeline(
             if status.state == "done" and module.NAME not in force:
                 notify(module.NAME, "cached")
                 results.append((module.NAME, "cached"))
-                continue
-            notify(module.NAME, "running")
-            _execute(module, config, run_dir, parts, quiet, reuse=module.NAME not in force)
-            notify(module.NAME, "done")
-            results.append((module.NAME, "ran"))
+            else:
+                notify(module.NAME, "running")
+                _execute(module, config, run_dir, parts, quiet, reuse=module.NAME not in force)
+                notify(module.NAME, "done")
+                results.append((module.NAME, "ran"))
+            if on_stage_done is not None:
+                on_stage_done(*results[-1])
     return results
 
 

@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.report.collect import PIPELINE_STAGES, collect_run, summarise_model
+from pipeline.report.collect import PIPELINE_STAGES, collect_run, read_json, summarise_model
+from pipeline.report.scan import read_scan
 from pipeline.report.scores import ModelScores, write_scores_h5, write_scores_root
 from pipeline.report.working_points import TARGET_EFFICIENCIES, class_performance
 
@@ -95,6 +96,8 @@ def build_report(
     targets: Sequence[float] = TARGET_EFFICIENCIES,
     max_jets: int | None = None,
     progress: Callable[[str, float | None], Any] | None = None,
+    checks_file: Path | None = None,
+    scan_dir: Path | None = None,
 ) -> dict:
     """Write the report files into ``output_dir`` and return a short summary for the manifest.
 
@@ -106,6 +109,8 @@ def build_report(
         targets: signal efficiencies of the working points.
         max_jets: use only the first ``max_jets`` test jets (``None``: all).
         progress: ``progress(description, total)`` context manager factory (``None``: silent).
+        checks_file: the checks' results (``<run-dir>/checks/checks.json``); absent: no budgets.
+        scan_dir: a scan's folder (``<run-dir>/scan``); absent: no scan section.
     """
     from pipeline.report.html import render_page
 
@@ -158,12 +163,24 @@ def build_report(
         (output_dir / WORKING_POINTS_FILE).write_text(
             _dump(working_points_document(performance, class_names, targets))
         )
+    checks = read_json(checks_file) if checks_file is not None else None
+    document["checks"] = checks if isinstance(checks, dict) else None
+    scan = read_scan(scan_dir)
+    document["scan"] = None if scan is None else {k: scan[k] for k in ("files", "columns", "problems")}
+    if scan is not None:
+        document["scan"]["n_trials"] = len(scan["trials"])
     figures = make_figures(document, scores, labels if scores else None, class_names)
+    if scan is not None and scan["trials"]:
+        from pipeline.report.plots import scan_figure
+
+        png = scan_figure(scan["trials"])
+        if png is not None:
+            figures["scan_front.png"] = png
     for name, png in figures.items():
         (output_dir / name).write_bytes(png)
     document["figures"] = sorted(figures)
     (output_dir / "metrics.json").write_text(_dump(document))
-    (output_dir / "index.html").write_text(render_page(document, figures, title))
+    (output_dir / "index.html").write_text(render_page(document, figures, title, document["checks"], scan))
     return {
         "models_with_scores": sorted(scores),
         "models_with_exact_scores": sorted(m for m, s in scores.items() if s.exact_logits is not None),

@@ -1,116 +1,89 @@
 """One self-contained HTML page (PNG figures embedded as base64) from the collected report document.
 
-Pure formatting: every number shown comes from the document (``report/metrics.json``); nothing is
-computed here beyond layout.
+Pure formatting: every number shown comes from the document (``report/metrics.json``), the checks'
+results (``checks/checks.json``) or a scan's table; nothing is computed here beyond layout. Reading
+order: the headline (per model the deployed figures and the checks' verdict, the best model under the
+budgets), the checks, each model's figures stage by stage, then ROC curves, working points, costs,
+per-layer and firmware details, a scan's trials, timings and versions. Every table sits in its own
+horizontally scrolling box, so the page never runs off the right edge.
 """
 
 from __future__ import annotations
 
-import base64
 import html
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pipeline.report import numbers
+from pipeline.report.glance import VIEW_STAGES, best_model, check_verdicts, headline, stage_view
+from pipeline.report.markup import Markup, flatten, format_value, image, table, verdict_cell
+from pipeline.report.sections import (
+    checks_section,
+    firmware_section,
+    layer_rows,
+    layer_section,
+    per_layer_rows,
+    scan_section,
+    timing_section,
+    working_point_section,
+)
+
+__all__ = ["flatten", "format_value", "image", "layer_rows", "per_layer_rows", "render_page", "table"]
+
 _CSS = """
-body{font-family:Helvetica,Arial,sans-serif;margin:2em auto;max-width:1200px;color:#222}
-h1{border-bottom:2px solid #444}h2{margin-top:1.8em;border-bottom:1px solid #bbb}
-table{border-collapse:collapse;margin:0.6em 0 1.2em;font-size:0.9em}
-th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#eee}
-td:first-child,th:first-child{text-align:left}.missing{color:#a00}.note{color:#555;font-size:0.9em}
-img{max-width:100%;margin:0.3em}.figs{display:flex;flex-wrap:wrap}
+*{box-sizing:border-box}
+body{font-family:Helvetica,Arial,sans-serif;margin:0 auto;padding:1em 1.5em;max-width:1280px;color:#222;
+line-height:1.35}
+h1{border-bottom:2px solid #444;margin-bottom:0.2em}h2{margin-top:1.6em;border-bottom:1px solid #bbb}
+h3{margin:1em 0 0.3em}.sub{color:#555;margin-top:0}
+.scroll{overflow-x:auto;max-width:100%;margin:0.4em 0 1em}.tall{max-height:32em;overflow-y:auto}
+table{border-collapse:collapse;font-size:0.88em}
+th,td{border:1px solid #ccc;padding:3px 8px;text-align:right;white-space:nowrap}th{background:#eee}
+td:first-child,th:first-child{text-align:left}
+.note{color:#555;font-size:0.9em}.notes{color:#555;font-size:0.9em;margin:0.3em 0 0.8em}
+.absent{background:#fff8e1;border-left:4px solid #e0a800;padding:0.3em 0.8em;font-size:0.9em}
+.pass{background:#e3f4e3;color:#1b5e20}.fail{background:#fde0e0;color:#a00;font-weight:bold}
+.warn{background:#fff1cc;color:#8a5a00;font-weight:bold}.missing{background:#f1f1f1;color:#666}
+.skipped{color:#999}.best{background:#eef5ff;border-left:4px solid #2a6ad6;padding:0.4em 0.8em}
+img{max-width:100%;height:auto;display:block}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(330px,1fr));gap:0.6em}
+.grid2{display:grid;grid-template-columns:repeat(auto-fill,minmax(420px,1fr));gap:0.6em}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:0 1.5em}
 """
 
 
-def format_value(value: Any) -> str:
-    """A table cell: floats with 4 significant digits, ``None`` as an en dash, the rest as text."""
-    if value is None:
-        return "–"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, list | dict):
-        text = json.dumps(value)
-        return text if len(text) <= 60 else text[:57] + "..."
-    return str(value)
-
-
-def flatten(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested dicts as dotted keys (one table column each); lists stay values."""
-    flat: dict[str, Any] = {}
-    for key, value in record.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            flat.update(flatten(value, f"{name}."))
-        else:
-            flat[name] = value
-    return flat
-
-
-def table(rows: Sequence[Mapping[str, Any]], first_column: str | None = None) -> str:
-    """An HTML table of dict rows; columns: the union of the rows' flattened keys, first-seen order."""
-    flat_rows = [flatten(row) for row in rows]
-    columns: list[str] = []
-    for row in flat_rows:
-        columns.extend(key for key in row if key not in columns)
-    if first_column in columns:
-        columns.remove(first_column)
-        columns.insert(0, first_column)
-    head = "".join(f"<th>{html.escape(column)}</th>" for column in columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(format_value(row.get(c)))}</td>" for c in columns) + "</tr>"
-        for row in flat_rows
-    )
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
-def image(png: bytes, alt: str) -> str:
-    """An ``<img>`` with the PNG embedded as a data URI."""
-    encoded = base64.b64encode(png).decode("ascii")
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{encoded}">'
-
-
-def per_layer_rows(record: Any) -> list[dict] | None:
-    """The per-layer list of a record: a list of dicts under ``layers`` / ``per_layer`` (or a dict of
-    dicts keyed by layer name), searched one level deep; ``None`` if the record has none."""
-    if not isinstance(record, Mapping):
-        return None
-    for key in ("layers", "per_layer"):
-        value = record.get(key)
-        if isinstance(value, list) and value and all(isinstance(row, Mapping) for row in value):
-            return [dict(row) for row in value]
-        if isinstance(value, Mapping) and value and all(isinstance(row, Mapping) for row in value.values()):
-            return [{"layer": name, **row} for name, row in value.items()]
-    for value in record.values():
-        if isinstance(value, Mapping):
-            rows = per_layer_rows(value)
-            if rows:
-                return rows
-    return None
-
-
-def render_page(document: Mapping[str, Any], figures: Mapping[str, bytes], title: str) -> str:
+def render_page(
+    document: Mapping[str, Any],
+    figures: Mapping[str, bytes],
+    title: str,
+    checks: Mapping[str, Any] | None = None,
+    scan: Mapping[str, Any] | None = None,
+) -> str:
     """The report page.
 
     Args:
         document: the collected report (``report/metrics.json`` content).
         figures: PNG bytes by file name (``roc_<class>.png``, ``pareto_bops.png``, ...).
         title: page title (the run's name).
+        checks: the checks' results (``checks/checks.json``), ``None`` when no budget is configured.
+        scan: a scan's trials (:func:`pipeline.report.scan.read_scan`), ``None`` when no scan ran.
     """
+    models = list(document.get("models") or {})
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"]
+    parts.append("<meta name='viewport' content='width=device-width, initial-scale=1'>")
     parts.append(f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>")
-    missing = document.get("missing") or []
-    if missing:
-        items = "".join(f"<li>{html.escape(item)}</li>" for item in missing)
-        parts.append(f"<h2>Missing records</h2><ul class='missing'>{items}</ul>")
-    parts.append(_summary_section(document))
-    parts.append(_figure_section("ROC curves (test split)", figures, "roc_"))
-    parts.append(_working_point_section(document))
-    parts.append(_figure_section("Accuracy versus cost", figures, "pareto_"))
-    parts.append(_layer_section(document))
-    parts.append(_firmware_section(document))
-    parts.append(_timing_section(document, figures))
+    parts.append(f"<p class='sub'>{len(models)} models; test-split figures of the deployed models.</p>")
+    parts.append(_headline_section(document, checks))
+    parts.append(_absences(document))
+    parts.append(checks_section(checks, models, _verdict_table(checks, models)))
+    parts.append(_stage_view_section(document, checks))
+    parts.append(_figure_section("ROC curves (test split, one class against the rest)", figures, "roc_"))
+    parts.append(working_point_section(document))
+    parts.append(_figure_section("Accuracy versus cost", figures, "pareto_", grid="grid2"))
+    parts.append(layer_section(document))
+    parts.append(firmware_section(document))
+    parts.append(scan_section(scan, figures))
+    parts.append(timing_section(document, figures))
     versions = document.get("tool_versions") or {}
     if versions:
         parts.append("<h2>Tool versions</h2>")
@@ -118,176 +91,139 @@ def render_page(document: Mapping[str, Any], figures: Mapping[str, bytes], title
             table([{"package": name, "version": version} for name, version in sorted(versions.items())])
         )
     parts.append("</body></html>")
-    return "\n".join(parts)
+    return "\n".join(part for part in parts if part)
 
 
-def _summary_section(document: Mapping[str, Any]) -> str:
-    rows = []
-    for model, record in document.get("models", {}).items():
-        row: dict[str, Any] = {"model": model}
-        performance = record.get("performance") or {}
-        for kind in ("exact", "float"):
-            row[f"accuracy ({kind})"] = (performance.get(kind) or {}).get("accuracy")
-        for field, entry in (record.get("summary") or {}).items():
-            if field != "accuracy":
-                row[field] = entry["value"]
-        rows.append(row)
-    note = (
-        "<p class='note'>Accuracy on the test split from the stored models (exact = integer emulator, "
-        "bit-identical to the firmware); other figures as recorded by the stages (source of each in "
-        "metrics.json, <code>models.&lt;model&gt;.summary</code>).</p>"
-    )
-    return "<h2>Models</h2>" + note + (table(rows) if rows else "<p class='missing'>no models</p>")
-
-
-def _figure_section(heading: str, figures: Mapping[str, bytes], prefix: str) -> str:
-    images = [image(png, name) for name, png in figures.items() if name.startswith(prefix)]
-    if not images:
-        return f"<h2>{heading}</h2><p class='missing'>not available (records missing)</p>"
-    return f"<h2>{heading}</h2><div class='figs'>{''.join(images)}</div>"
-
-
-def _working_point_section(document: Mapping[str, Any]) -> str:
-    rows = []
-    for model, record in document.get("models", {}).items():
-        performance = record.get("performance") or {}
-        kind = "exact" if "exact" in performance else "float"
-        for class_name, entry in (performance.get(kind) or {}).get("classes", {}).items():
-            for point in entry.get("working_points", []):
-                rows.append(
-                    {
-                        "model": model,
-                        "scores": kind,
-                        "class": class_name,
-                        "AUC": entry.get("auc"),
-                        "target eff_S": point["target_signal_efficiency"],
-                        "threshold": point["threshold"],
-                        "eff_S": point["signal_efficiency"],
-                        "eff_B": point["background_efficiency"],
-                        "rejection 1/eff_B": point["background_rejection"]
-                        if point["selected_background"]
-                        else "no background jet passes",
-                    }
-                )
+def _headline_section(document: Mapping[str, Any], checks: Mapping[str, Any] | None) -> str:
+    rows = headline(document, checks)
     if not rows:
-        return "<h2>Working points</h2><p class='missing'>not available</p>"
-    return "<h2>Working points (deployed model)</h2>" + table(rows)
-
-
-ACCUMULATOR_COLUMNS = {
-    "data_type_bits": "acc. bits data-type bound",
-    "weight_level_bits": "acc. bits weight-level bound",
-    "exact_bits": "acc. bits exact need",
-    "target_bits": "acc. bits target P",
-    "accumulator_bits": "acc. bits",
-    "method": "acc. constraint",
-}
-"""Columns taken from ``constrain/<model>/accumulators.json`` per layer (key -> column title)."""
-
-CONVERT_COLUMNS = {
-    "accumulator_types": "deployed accumulator",
-    "accumulator_overflows": "acc. overflows (test)",
-    "saturations": "saturations (test)",
-}
-"""Per-layer mappings taken from ``convert/<model>/metrics.json`` (key -> column title)."""
-
-
-def layer_rows(model_record: Mapping[str, Any], stage_order: Sequence[str]) -> tuple[str, list[dict]]:
-    """One row per dense layer of a model from its latest stored metrics: cost figures (bits, params,
-    sparsity, BOPs), the neural efficiency of the ReLU that follows it (``relu_k`` after ``dense_k``,
-    the naming of :mod:`pipeline.models.spec`), the accumulator widths of ``accumulators.json`` and
-    the deployed accumulator types and overflow counts recorded by the convert stage.
-
-    Returns ``(source, rows)``; ``source`` names the metrics record used (empty when none is stored).
-    """
-    stages = model_record.get("stages", {})
-    for stage in reversed(stage_order):
-        metrics = stages.get(stage, {}).get("metrics")
-        if isinstance(metrics, Mapping) and isinstance(metrics.get("cost"), Mapping):
-            break
-    else:
-        return "", []
-    rows = {layer["name"]: dict(layer) for layer in metrics["cost"].get("layers", [])}
-    for layer in (metrics.get("information") or {}).get("layers", []):
-        dense = layer["name"].replace("relu_", "dense_", 1)
-        target = rows.get(dense)
-        if target is not None:
-            target |= {
-                "relu entropy [bits]": layer.get("entropy_bits"),
-                "neural efficiency": layer.get("efficiency"),
-            }
-    for layer in per_layer_rows(stages.get("constrain", {}).get("accumulators")) or []:
-        target = rows.get(layer.get("name", layer.get("layer")))
-        if target is not None:
-            target |= {label: layer[key] for key, label in ACCUMULATOR_COLUMNS.items() if key in layer}
-    convert = stages.get("convert", {}).get("metrics")
-    if isinstance(convert, Mapping):
-        for key, label in CONVERT_COLUMNS.items():
-            for name, value in (convert.get(key) or {}).items():
-                if name in rows:
-                    rows[name][label] = value
-    return f"{stage}/metrics.json", list(rows.values())
-
-
-def _layer_section(document: Mapping[str, Any]) -> str:
-    parts = ["<h2>Per-layer figures</h2>"]
-    for model, record in document.get("models", {}).items():
-        source, rows = layer_rows(record, document.get("stage_order", []))
-        if rows:
-            parts.append(f"<h3>{html.escape(model)} <span class='note'>({html.escape(source)})</span></h3>")
-            parts.append(table(rows))
-    if len(parts) == 1:
-        parts.append("<p class='missing'>no per-layer records stored</p>")
-    return "".join(parts)
-
-
-def _firmware_section(document: Mapping[str, Any]) -> str:
-    """Latency and resources per model: ``firmware/report.json`` rows, else each model's firmware
-    ``metrics.json``; nested fields (``sources``) become one note per model."""
-    parts = ["<h2>Firmware latency and resources</h2>"]
-    report = document.get("firmware_report")
-    rows_by_model: dict[str, Mapping] = {}
-    if isinstance(report, Mapping) and isinstance(report.get("models"), Mapping):
-        rows_by_model = dict(report["models"])
-    else:
-        for model, record in document.get("models", {}).items():
-            stored = record.get("stages", {}).get("firmware", {}).get("metrics")
-            if isinstance(stored, Mapping) and "skipped" not in stored:
-                rows_by_model[model] = stored
-    rows = [
-        {
-            "model": model,
-            **{key: value for key, value in row.items() if not isinstance(value, Mapping | list)},
-        }
-        for model, row in rows_by_model.items()
-        if isinstance(row, Mapping)
-    ]
-    if rows:
-        parts.append(table(rows, first_column="model"))
-        for model, row in rows_by_model.items():
-            sources = row.get("sources") if isinstance(row, Mapping) else None
-            if isinstance(sources, Mapping):
-                text = "; ".join(f"{key}: {value}" for key, value in sources.items())
-                parts.append(f"<p class='note'>{html.escape(model)} sources: {html.escape(text)}</p>")
-    skipped = report.get("skipped") if isinstance(report, Mapping) else None
-    if isinstance(skipped, Mapping) and skipped:
-        items = "".join(f"<li>{html.escape(str(m))}: {html.escape(str(r))}</li>" for m, r in skipped.items())
-        parts.append(f"<p>Not built:</p><ul>{items}</ul>")
-    if len(parts) == 1:
-        parts.append("<p class='missing'>firmware stage records not available</p>")
-    return "".join(parts)
-
-
-def _timing_section(document: Mapping[str, Any], figures: Mapping[str, bytes]) -> str:
-    rows = []
-    for stage, entry in document.get("stages", {}).items():
-        rows.append(
+        return "<h2>At a glance</h2><p class='absent'>no models in this run</p>"
+    mode = checks.get("mode") if isinstance(checks, Mapping) else None
+    shown = []
+    for row in rows:
+        detail = row["bit_exact_detail"]
+        checked = ", ".join(f"{k} {numbers.count(v)} differ" for k, v in detail.items() if v is not None)
+        exact = "–" if row["bit_exact"] is None else ("yes" if row["bit_exact"] else "NO")
+        latency = (
+            "–"
+            if row["latency_cycles"] is None
+            else f"{numbers.count(row['latency_cycles'])} cycles = {numbers.plain(row['latency_ns'])} ns"
+        )
+        shown.append(
             {
-                "stage": stage,
-                "status": entry.get("status") if entry.get("present") else "not run",
-                "wall time [s]": entry.get("wall_time_seconds"),
-                "finished at": entry.get("finished_at"),
+                "model": row["model"],
+                "accuracy": Markup(numbers.percent(row["accuracy"], 2)),
+                "scores": row["scores"] and ("firmware-exact" if row["scores"] == "exact" else "float"),
+                "mean AUC": Markup(numbers.plain(row["mean_auc"], 3)),
+                "BOPs": Markup(numbers.si(row["bops"])),
+                "LUTs": Markup(numbers.count(row["luts"])),
+                "FFs": Markup(numbers.count(row["flip_flops"])),
+                "latency": Markup(latency),
+                "bit-exact": Markup(exact + (f" ({checked})" if checked else "")),
+                "checks": verdict_cell(row["checks"], mode),
             }
         )
-    timing = figures.get("stage_timings.png")
-    return "<h2>Stage timings</h2>" + table(rows) + (image(timing, "stage timings") if timing else "")
+    name, reason = best_model(rows, checks)
+    if name is None:
+        best = f"<p class='best'>No model qualifies as best: {html.escape(reason)}.</p>"
+    else:
+        row = next(row for row in rows if row["model"] == name)
+        best = (
+            f"<p class='best'><b>Best model: {html.escape(name)}</b> ({html.escape(reason)}): "
+            f"{numbers.percent(row['accuracy'], 2)} accuracy, {numbers.count(row['luts'])} LUTs"
+            + (f", {numbers.plain(row['latency_ns'])} ns" if row["latency_ns"] is not None else "")
+            + ".</p>"
+        )
+    note = (
+        "<p class='note'>Accuracy and AUC of the deployed model on the test split: firmware-exact scores "
+        "(integer emulator, bit-identical to the hls4ml C simulation and the RTL) for quantized models, "
+        "float scores otherwise. LUTs and FFs from Yosys synthesis of the da4ml RTL; latency from the "
+        "da4ml pipeline at the configured clock. Sources in metrics.json "
+        "(<code>models.&lt;model&gt;.summary</code>).</p>"
+    )
+    return "<h2>At a glance</h2>" + best + table(shown) + note
+
+
+def _absences(document: Mapping[str, Any]) -> str:
+    """Expected absences (a float model has no firmware-exact scores, a stage skipped a model) as notes;
+    anything else that is absent in a box of its own."""
+    expected, other = [], []
+    for item in document.get("missing") or []:
+        (expected if "float model" in item or "skipped" in item else other).append(item)
+    parts = []
+    if other:
+        items = "".join(f"<li>{html.escape(item)}</li>" for item in other)
+        parts.append(f"<div class='absent'>Not available in this run:<ul>{items}</ul></div>")
+    if expected:
+        items = "; ".join(html.escape(item) for item in expected)
+        parts.append(f"<p class='notes'>Notes: {items}.</p>")
+    return "".join(parts)
+
+
+def _verdict_table(checks: Mapping[str, Any] | None, models: Sequence[str]) -> str:
+    if not isinstance(checks, Mapping):
+        return ""
+    mode = checks.get("mode")
+    rows = []
+    for model in models:
+        by_stage, overall = check_verdicts(checks, model)
+        row: dict[str, Any] = {"model": model}
+        row |= {stage: verdict_cell(by_stage.get(stage, "-"), mode) for stage in VIEW_STAGES}
+        row["verdict"] = verdict_cell(overall, mode)
+        rows.append(row)
+    return table(rows)
+
+
+_STAGE_COLUMNS = (
+    ("accuracy", "accuracy", lambda v: numbers.percent(v, 2)),
+    ("mean_auc", "mean AUC", lambda v: numbers.plain(v, 3)),
+    ("bops", "BOPs", numbers.si),
+    ("sparsity", "sparsity", lambda v: numbers.percent(v, 1)),
+    ("neural_efficiency", "neural eff.", lambda v: numbers.plain(v, 3)),
+    ("aiq", "aIQ", lambda v: numbers.plain(v, 3)),
+    ("luts", "LUTs", numbers.count),
+    ("latency_cycles", "latency [cycles]", numbers.count),
+    ("latency_ns", "latency [ns]", numbers.plain),
+    ("mismatches", "mismatched jets", numbers.count),
+)
+
+
+def _stage_view_section(document: Mapping[str, Any], checks: Mapping[str, Any] | None) -> str:
+    """Per model a table with the stages as columns (train -> ... -> firmware) and the figures as rows,
+    the checks' verdict per stage in the last row; stages that skipped the model are named in a note."""
+    mode = checks.get("mode") if isinstance(checks, Mapping) else None
+    cards = []
+    for model, record in (document.get("models") or {}).items():
+        by_stage, _ = check_verdicts(checks, model)
+        view = stage_view(record)
+        applied = [(stage, values) for stage, values in view if "skipped" not in values]
+        skipped: dict[str, list[str]] = {}
+        for stage, values in view:
+            if "skipped" in values:
+                skipped.setdefault(values["skipped"], []).append(stage)
+        rows = []
+        for key, title, render in _STAGE_COLUMNS:
+            if any(values[key] is not None for _, values in applied):
+                rows.append({"figure": title} | {s: Markup(render(values[key])) for s, values in applied})
+        if checks is not None:
+            rows.append(
+                {"figure": "checks"} | {s: verdict_cell(by_stage.get(s, "-"), mode) for s, _ in applied}
+            )
+        body = table(rows) if rows else "<p class='note'>no stage records of this model</p>"
+        for reason, stages in skipped.items():
+            body += f"<p class='notes'>{html.escape(', '.join(stages))}: skipped ({html.escape(reason)}).</p>"
+        cards.append(f"<div><h3>{html.escape(model)}</h3>{body}</div>")
+    note = (
+        "<p class='note'>Figures each stage recorded for the model, left to right in pipeline order "
+        "(train: QAT; prune: QAP; constrain: A2Q/A2Q+ fine-tuning; export: QONNX; convert: hls4ml; "
+        "firmware: da4ml RTL + Yosys). Mismatched jets: qonnx executor (export), hls4ml C simulation "
+        "(convert), Verilator RTL (firmware) against the model.</p>"
+    )
+    return "<h2>Stage by stage</h2>" + note + f"<div class='cards'>{''.join(cards)}</div>"
+
+
+def _figure_section(heading: str, figures: Mapping[str, bytes], prefix: str, grid: str = "grid") -> str:
+    images = [image(png, name) for name, png in figures.items() if name.startswith(prefix)]
+    if not images:
+        return f"<h2>{heading}</h2><p class='note'>not available: the records it needs are absent</p>"
+    return f"<h2>{heading}</h2><div class='{grid}'>{''.join(images)}</div>"

@@ -74,7 +74,7 @@ def roc_figure(
     plt = _pyplot()
     is_signal = np.asarray(labels) == class_index
     with plt.style.context(_style()):
-        figure, axis = plt.subplots(figsize=(8, 6.5))
+        figure, axis = plt.subplots(figsize=(6.4, 5.6))
         colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
         for number, (model, kinds) in enumerate(curves.items()):
             colour = colours[number % len(colours)]
@@ -96,7 +96,7 @@ def roc_figure(
         axis.set_xlabel(f"Signal efficiency ({class_name} jets)")
         axis.set_ylabel("Background rejection 1/$\\epsilon_B$")
         axis.set_title(f"{class_name} jets vs all other jets")
-        axis.legend(loc="lower left")
+        axis.legend(loc="lower left", fontsize=9)
         figure.tight_layout(rect=(0.0, 0.0, 0.97, 1.0))
     return _png(figure)
 
@@ -149,5 +149,36 @@ def timing_figure(wall_times: Mapping[str, float]) -> bytes:
         axis.barh(names, [wall_times[name] for name in names])
         axis.invert_yaxis()
         axis.set_xlabel("Wall time [s]")
+        figure.tight_layout(rect=(0.0, 0.0, 0.97, 1.0))
+    return _png(figure)
+
+
+def scan_figure(trials: Sequence[Mapping]) -> bytes | None:
+    """PNG of a scan's trials: accuracy versus LUTs (log axis over > 1 decade), the trials marked
+    ``on_front`` joined and highlighted; ``None`` when no trial has both ``accuracy`` and ``luts``."""
+    points = [
+        (float(row["luts"]), float(row["accuracy"]), bool(row.get("on_front")))
+        for row in trials
+        if isinstance(row.get("luts"), int | float) and isinstance(row.get("accuracy"), int | float)
+    ]
+    if not points:
+        return None
+    plt = _pyplot()
+    with plt.style.context(_style()):
+        figure, axis = plt.subplots(figsize=(8, 6.5))
+        others = [(cost, acc) for cost, acc, on in points if not on]
+        marked = sorted((cost, acc) for cost, acc, on in points if on)
+        if others:
+            axis.plot(*zip(*others, strict=True), "o", color="0.6", markersize=6, label="trials")
+        if marked:
+            axis.plot(*zip(*marked, strict=True), "o-", color="C3", markersize=8, label="front")
+        costs = [cost for cost, _, _ in points]
+        if min(costs) > 0 and max(costs) / min(costs) > 10:
+            axis.set_xscale("log")
+            _plain_minor_ticks(axis, "x")
+        axis.margins(0.1)
+        axis.set_xlabel("LUTs")
+        axis.set_ylabel("Accuracy")
+        axis.legend(loc="lower right")
         figure.tight_layout(rect=(0.0, 0.0, 0.97, 1.0))
     return _png(figure)

@@ -4,9 +4,13 @@ Reads the earlier stages' stored outputs only (metrics, accumulators, bit-exact 
 figures, manifests) and the stored models, which it evaluates on the stored test split to give
 per-jet scores (float and firmware-exact), ROC curves and working points. Writes ``metrics.json``,
 ``index.html`` (PNGs embedded), ``*.png``, ``working_points.json``, ``scores.h5`` and ``scores.root``.
+Also shows the checks' results (``<run-dir>/checks/checks.json``) and, when a scan ran, its trials
+(``<run-dir>/scan/*.parquet``).
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from pydantic import Field, field_validator
 
@@ -15,6 +19,9 @@ from pipeline.stage_api import StageInputs, StageOutputs, StrictModel
 NAME = "report"
 REQUIRES: tuple[str, ...] = ("data", "train", "prune", "constrain", "export", "convert", "firmware")
 PACKAGES: tuple[str, ...] = ("tensorflow-cpu", "qkeras", "h5py", "uproot", "matplotlib", "mplhep")
+RUN_FILES: tuple[str, ...] = ("checks/checks.json", "scan")
+"""Files and folders of the run directory outside the stages that the report shows (their hashes enter
+its cache key): the checks' results (:class:`pipeline.checks.hook.ChecksHook`) and a scan's trials."""
 
 
 class Config(StrictModel):
@@ -42,6 +49,7 @@ def run(inputs: StageInputs, config: Config) -> StageOutputs:
     """Build the report into ``inputs.output_dir`` (see :func:`pipeline.report.build.build_report`)."""
     from pipeline.report.build import build_report
 
+    run_dir = Path(inputs.upstream["data"]).parent
     summary = build_report(
         dict(inputs.upstream),
         inputs.models,
@@ -50,5 +58,7 @@ def run(inputs: StageInputs, config: Config) -> StageOutputs:
         targets=config.signal_efficiencies,
         max_jets=config.max_jets,
         progress=inputs.progress,
+        checks_file=run_dir / RUN_FILES[0],
+        scan_dir=run_dir / RUN_FILES[1],
     )
     return StageOutputs(summary=summary)

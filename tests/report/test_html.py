@@ -69,7 +69,7 @@ def test_page_is_self_contained_and_shows_the_records():
     assert len(sources) == 2 and all(source.startswith("data:image/png;base64,") for source in sources)
     assert base64.b64decode(sources[0].split(",", 1)[1]) == png
     assert "http" not in page.replace("charset", "")  # no external resource
-    for shown in ("0.7512", "0.7533", "4321", "0.625", "25", "31.25", "hls4ml", "firmware: stage not run"):
+    for shown in ("75.12 %", "4,321", "0.625", "25", "31.25", "hls4ml", "firmware: stage not run"):
         assert shown in page
     assert "not available" in page  # no Pareto figure given
 
