@@ -53,8 +53,10 @@ def test_missing_config_exits_2_and_debug_shows_traceback(tmp_path: Path) -> Non
 def test_status_on_empty_run_dir_lists_all_stages_missing(tmp_path: Path) -> None:
     result = cli("status", "--run-dir", str(tmp_path / "run"))
     assert result.returncode == 0, result.stderr
-    states = dict(line.split()[:2] for line in result.stdout.strip().splitlines())
+    lines = result.stdout.strip().splitlines()
+    states = dict(line.split()[:2] for line in lines[: len(STAGE_NAMES)])
     assert states == dict.fromkeys(STAGE_NAMES, "missing")
+    assert lines[len(STAGE_NAMES)].startswith("checks")  # then the checks at a glance
 
 
 def tiny_config(directory: Path, models: str = "[jet_dnn_q6]") -> Path:
