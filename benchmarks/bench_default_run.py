@@ -7,8 +7,11 @@ report's ``metrics.json`` and the stage manifests and writes ``--output`` (defau
 (firmware-exact for quantized models), the mean one-vs-rest AUC, BOPs, LUT, FF, latency; BOPs and
 LUT ratios against the float and the 6-bit baselines; each stage's wall time; and the machine.
 
+With ``--readme`` it also writes the table (:func:`markdown_table`) into ``README.md`` between the
+markers ``<!-- results:<output stem> -->`` and ``<!-- /results:<output stem> -->``.
+
 Usage:
-    python benchmarks/bench_default_run.py                      # the default run (~11 min on 2 cores)
+    python benchmarks/bench_default_run.py --fresh --readme     # the default run (~11 min on 2 cores)
     python benchmarks/bench_default_run.py --config tiny.yaml --run-dir runs/tiny --output /tmp/t.json
     python benchmarks/bench_default_run.py --no-run --run-dir runs/default   # summarise a finished run
 """
@@ -27,7 +30,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pipeline.manifest import MANIFEST_NAME, Manifest, json_text, write_json  # noqa: E402
+from pipeline.manifest import MANIFEST_NAME, Manifest, write_json  # noqa: E402
 
 FLOAT_BASELINE = "jet_dnn_float"
 SIX_BIT_BASELINE = "jet_dnn_q6"
@@ -98,6 +101,73 @@ def summarise(run_dir: Path) -> dict[str, Any]:
     }
 
 
+def _number(value: float | None, unit: str = "", scale: float = 1.0, digits: int = 0) -> str:
+    if value is None:
+        return "-"
+    text = f"{value * scale:,.{digits}f}".replace(",", " ")
+    return f"{text}{unit}"
+
+
+def _bops(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value / 1e6:.2f} M" if value >= 1e6 else f"{value / 1e3:.0f} k"
+
+
+def markdown_table(record: dict[str, Any]) -> str:
+    """The README's table of a results record (every cell from ``record``)."""
+    lines = [
+        "| model | accuracy | mean AUC | BOPs | LUT | FF | latency | BOPs fewer vs float / vs 6-bit |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in record["models"]:
+        name = row["model"]
+        cycles, latency = row.get("latency_cycles"), row.get("latency_ns")
+        timing = "-" if cycles is None else f"{cycles:.0f} cycles, {latency:.0f} ns"
+        versus = [
+            record[key].get(name, {}).get("bops_fewer_x") for key in ("ratios_vs_float", "ratios_vs_6bit")
+        ]
+        ratio_text = " / ".join("-" if value is None else f"{value:.1f}x" for value in versus)
+        cells = [
+            name,
+            _number(row.get("accuracy"), " %", 100.0, 2),
+            _number(row.get("mean_auc"), "", 1, 3),
+            _bops(row.get("bops")),
+            _number(row.get("luts")),
+            _number(row.get("flip_flops")),
+            timing,
+            ratio_text,
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    seconds = record["stage_wall_time_seconds"]
+    total = sum(seconds.values())
+    firmware = seconds.get("firmware", 0.0)
+    jets = {row.get("test_jets") for row in record["models"]} - {None}
+    cached = (
+        " (cached stages reused: their times are from when they ran)"
+        if record.get("cached_stages_reused")
+        else ""
+    )
+    lines += [
+        "",
+        f"Test jets: {', '.join(str(n) for n in sorted(jets))}. Stage wall times sum to {total / 60:.1f} min"
+        f" (firmware {firmware / 60:.1f} min) on {record['machine']['cpu_count']} cores,"
+        f" {record['date']}{cached}.",
+    ]
+    return "\n".join(lines)
+
+
+def update_readme(readme: Path, marker: str, table: str) -> None:
+    """Replace the text between ``<!-- results:marker -->`` and ``<!-- /results:marker -->``."""
+    text = readme.read_text()
+    start, end = f"<!-- results:{marker} -->", f"<!-- /results:{marker} -->"
+    if start not in text or end not in text:
+        raise SystemExit(f"README.md has no {start} ... {end} block")
+    before, rest = text.split(start, 1)
+    _, after = rest.split(end, 1)
+    readme.write_text(f"{before}{start}\n{table}\n{end}{after}")
+
+
 def _shown_path(path: Path) -> str:
     resolved = path.resolve()
     return str(resolved.relative_to(REPO)) if resolved.is_relative_to(REPO) else str(path)
@@ -119,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "default_run.json")
     parser.add_argument("--fresh", action="store_true", help="rerun every stage (--force on all)")
     parser.add_argument("--no-run", action="store_true", help="only summarise an existing run directory")
+    parser.add_argument("--readme", action="store_true", help="write the table into README.md")
     args = parser.parse_args(argv)
 
     wall_seconds = None
@@ -144,7 +215,10 @@ def main(argv: list[str] | None = None) -> int:
         **summarise(args.run_dir),
     }
     write_json(args.output, record)
-    print(json_text(record["models"]), end="")
+    table = markdown_table(record)
+    if args.readme:
+        update_readme(REPO / "README.md", args.output.stem, table)
+    print(table)
     return 0
 
 

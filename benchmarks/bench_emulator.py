@@ -6,6 +6,7 @@ the C simulation, and times both on the same 100k random standardised jets in on
 that the two agree on every jet. Target: ratio >= 50.
 
 Usage: python benchmarks/bench_emulator.py [--jets 100000] [--repeats 3]
+                                           [--output benchmarks/results/emulator_100k_jets.json]
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import os
+import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -20,13 +24,18 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jets", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--output", type=Path, default=REPO / "benchmarks" / "results" / "emulator_100k_jets.json"
+    )
     args = parser.parse_args()
+    process_started = time.process_time()
 
     from pipeline.deploy.emulator import emulate
     from pipeline.deploy.export_qonnx import (
@@ -37,6 +46,7 @@ def main() -> None:
     )
     from pipeline.deploy.from_qkeras import integer_network_from_qkeras
     from pipeline.deploy.hls import build_hls_config, convert_to_hls, load_hls_settings
+    from pipeline.manifest import write_json
     from pipeline.models.build import build_model
     from pipeline.models.spec import load_spec
 
@@ -51,7 +61,8 @@ def main() -> None:
             hls_model = convert_to_hls(wrapper, config, settings, Path(scratch) / "hls4ml_prj")
             started = time.perf_counter()
             hls_model.compile()
-        print(f"hls4ml C-sim compile: {time.perf_counter() - started:.1f} s")
+        compile_seconds = time.perf_counter() - started
+        print(f"hls4ml C-sim compile: {compile_seconds:.1f} s")
         csim_times, emulator_times = [], []
         for _ in range(args.repeats):
             started = time.perf_counter()
@@ -68,6 +79,25 @@ def main() -> None:
     print(f"emulator:       {emulator_best:.3f} s ({args.jets / emulator_best:,.0f} jets/s)")
     ratio = csim_best / emulator_best
     print(f"ratio (predict / emulator, best of {args.repeats}): {ratio:.1f}x (target >= 50x)")
+    write_json(
+        args.output,
+        {
+            "benchmark": "benchmarks/bench_emulator.py",
+            "command": " ".join(["python", "benchmarks/bench_emulator.py", *sys.argv[1:]]),
+            "date": time.strftime("%Y-%m-%d"),
+            "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count()},
+            "model": "jet_dnn_q6 architecture, seeded initial weights (models/jet_dnn_q6.yaml, seed 0)",
+            "hls4ml_config": "hls4ml_configs/vitis_latency.yml",
+            "jets": args.jets,
+            "repeats": args.repeats,
+            "hls4ml_predict_seconds": csim_times,
+            "emulator_seconds": emulator_times,
+            "speedup_best_of_repeats": ratio,
+            "mismatching_jets": mismatches,
+            "compile_seconds": compile_seconds,
+            "cpu_seconds_used": round(time.process_time() - process_started, 1),
+        },
+    )
 
 
 if __name__ == "__main__":
