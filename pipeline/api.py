@@ -79,7 +79,7 @@ class Tagger:
             features: raw jet features, ``(n, 16)`` array or DataFrame with ``feature_names`` columns.
             exact: firmware-exact scores (default); ``False`` for the float evaluation.
         """
-        from pipeline.report.working_points import softmax
+        from pipeline.measure.physics import softmax
 
         return softmax(self.logits(features, exact=exact))
 

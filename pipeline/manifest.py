@@ -111,7 +111,7 @@ class Manifest:
     reused_models: tuple[str, ...] = ()
 
     def to_json(self) -> str:
-        return json.dumps(self.__dict__, indent=2, sort_keys=True, default=_json_default) + "\n"
+        return json_text(self.__dict__)
 
     @classmethod
     def read(cls, path: Path) -> Manifest | None:
@@ -126,9 +126,25 @@ class Manifest:
 def _json_default(value: Any) -> Any:
     if hasattr(value, "tolist"):
         return value.tolist()
+    if isinstance(value, tuple | frozenset | set):
+        return sorted(value) if not isinstance(value, tuple) else list(value)
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def json_text(data: Any, sort_keys: bool = True) -> str:
+    """The project's one JSON format: 2-space indent, trailing newline, keys sorted (unless a record
+    keeps its schema's order), numpy arrays and scalars as lists and numbers, paths as strings:
+    deterministic bytes for the same data."""
+    return json.dumps(data, indent=2, sort_keys=sort_keys, default=_json_default) + "\n"
+
+
+def write_json(path: Path, data: Any, sort_keys: bool = True) -> None:
+    """Write ``data`` as :func:`json_text` to ``path`` atomically (parent directories created)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(path, json_text(data, sort_keys))
 
 
 def write_text_atomic(path: Path, text: str) -> None:

@@ -293,3 +293,15 @@ def test_the_runner_and_its_helpers_use_no_assert_for_control_flow() -> None:
         tree = ast.parse((REPO_ROOT / "pipeline" / module).read_text())
         asserts = [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Assert)]
         assert asserts == [], f"pipeline/{module} uses assert at lines {asserts} (stripped by python -O)"
+
+
+def test_real_stage_keys_hold_no_checkout_path_and_data_has_no_model_spec(tmp_path: Path) -> None:
+    from pipeline.keys import stage_key_parts
+    from pipeline.stages import STAGES as REAL_STAGES
+    from pipeline.stages import data
+
+    config = load_config(REPO_ROOT / "pipeline.yaml", stages=REAL_STAGES)
+    parts = stage_key_parts(data, config, tmp_path)
+    assert parts is not None and "model_specs" not in parts and "models" not in parts
+    assert list(parts["input_files"]) == ["triggers_data/jets_pythia.h5"]
+    assert str(REPO_ROOT) not in json.dumps(parts)

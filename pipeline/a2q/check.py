@@ -28,9 +28,7 @@ from pipeline.errors import PipelineError
 
 def bias_in_accumulator_units(layer: DenseLayer, input_format: FixedFormat) -> np.ndarray:
     """The bias as hls4ml's ``(accum_t) bias`` cast sees it: raw integers at ``f_acc = f_x + f_w``."""
-    shift = input_format.fractional_bits + layer.weight_fractional_bits - layer.bias_fractional_bits
-    bias = np.asarray(layer.bias_raw, dtype=np.int64)
-    return bias << shift if shift >= 0 else bias >> -shift
+    return layer.bias_at(input_format.fractional_bits + layer.weight_fractional_bits)
 
 
 def accumulator_extremes(

@@ -106,8 +106,7 @@ def _plan(layers: tuple[DenseLayer, ...], input_format: FixedFormat) -> list[_Pl
                 f"layer {layer.name}: accumulator has {layer.accumulator.fractional_bits} fractional bits, "
                 f"expected f_x + f_w = {fractional}"
             )
-        shift = fractional - layer.bias_fractional_bits
-        bias = layer.bias_raw << shift if shift >= 0 else layer.bias_raw >> -shift
+        bias = layer.bias_at(fractional)
         x_max = max(abs(x_format.raw_min), abs(x_format.raw_max))
         l1 = int(np.abs(layer.weight_raw).sum(axis=0).max(initial=0))
         bound = x_max * l1 + int(np.abs(bias).max(initial=0))

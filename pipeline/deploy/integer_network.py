@@ -67,6 +67,14 @@ class DenseLayer:
     activation: Literal["relu", "linear"]
     output: FixedFormat | None
 
+    def bias_at(self, fractional_bits: int) -> np.ndarray:
+        """The bias as raw int64 integers at ``fractional_bits`` (the accumulator's ``f_x + f_w``):
+        hls4ml's ``(accum_t) bias`` cast, ``floor(bias_raw * 2**(fractional_bits - f_b))``
+        (``AP_TRN``). The one bias alignment of the project (emulator, A2Q check, RTL trace)."""
+        shift = fractional_bits - self.bias_fractional_bits
+        bias = np.asarray(self.bias_raw, dtype=np.int64)
+        return bias << shift if shift >= 0 else bias >> -shift
+
 
 @dataclass(frozen=True)
 class IntegerNetwork:

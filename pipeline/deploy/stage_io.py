@@ -14,16 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import PipelineError
+from pipeline.manifest import write_json
 
 ACCUMULATORS_FILE = "accumulators.json"
 SOURCE_FILE = "source.json"
 _WIDTH_KEYS = ("target_bits", "accumulator_bits", "bits", "P")
-
-
-def write_json(path: Path, data: Mapping[str, Any]) -> None:
-    """Write ``data`` as sorted, indented JSON (deterministic bytes)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def read_json(path: Path, stage: str) -> dict[str, Any]:

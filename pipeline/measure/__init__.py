@@ -12,9 +12,11 @@ All figures are computed on the test split. JSON schema (``schema_version`` 1; N
         "class_names": ["g", "q", "w", "z", "t"],
         "auc": {class: float|null},                    # one-vs-rest ROC AUC of the softmax score
         "signal_efficiency": 0.5,
-        "background_efficiency": {class: float|null},  # eps_B at that signal efficiency
+        "background_efficiency": {class: float|null},  # eps_B at that signal efficiency's working point
         "background_rejection": {class: float|null},   # 1 / eps_B (null if eps_B == 0)
-        "confusion_matrix": [[int]]                    # row = true class, column = predicted
+        "confusion_matrix": [[int]],                   # row = true class, column = predicted
+        "working_point_definition": str                # physics.WORKING_POINT_DEFINITION (threshold rule,
+                                                       # the same as the report's working points)
       },
       "cost": {
         "params": int, "nonzero_params": int,          # dense kernels + biases, as deployed (quantized)
@@ -28,7 +30,10 @@ All figures are computed on the test split. JSON schema (``schema_version`` 1; N
       "information": {                                  # Schaub & Hotaling 2020
         "layers": [{"name": "relu_1", "neurons": int, "entropy_bits": float, "efficiency": float}],
         "network_efficiency": float|null,              # geometric mean of the layer efficiencies
-        "beta": 2.0, "aiq": float|null                 # (accuracy**beta * eta) ** (1 / (beta + 1))
+        "beta": 2.0, "aiq": float|null,                # (accuracy**beta * eta) ** (1 / (beta + 1))
+        "n_jets": int,                                 # jets the entropies use: the first
+                                                       # NEURAL_EFFICIENCY_JETS (5000) test jets
+        "definition": str
       },
       "details": {...}                                  # stage-specific, e.g. {"pruned": false}
     }

@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from pipeline.models.spec import ModelSpec
 
 SIGNAL_EFFICIENCY = 0.5
+#: Test jets the neural efficiency is computed on (the first ones of the test split): fixed so that
+#: runs and benchmarks with different test-split sizes compare (entropy <= log2(jets) bits).
+NEURAL_EFFICIENCY_JETS = 5000
 
 
 @dataclass(frozen=True)
@@ -104,11 +107,22 @@ def cost_metrics(layers: Sequence[DenseWeights]) -> CostMetrics:
 
 
 def information_metrics(
-    activations: Mapping[str, np.ndarray], accuracy: float, beta: float = information.AIQ_BETA
+    activations: Mapping[str, np.ndarray],
+    accuracy: float,
+    beta: float = information.AIQ_BETA,
+    jets: int = NEURAL_EFFICIENCY_JETS,
 ) -> InformationMetrics:
-    """Neural efficiency per hidden layer, network efficiency and aIQ (Schaub & Hotaling 2020)."""
+    """Neural efficiency per hidden layer, network efficiency and aIQ (Schaub & Hotaling 2020,
+    arXiv:2006.02909), on the first ``jets`` rows of ``activations``.
+
+    The record's ``n_jets`` says how many rows were used: ``jets``, or all rows when there are fewer
+    (a small test split; such a figure compares only with others on as many jets).
+    """
+    available = min((np.asarray(values).shape[0] for values in activations.values()), default=0)
+    used = min(jets, available)
     layers = []
-    for name, values in activations.items():
+    for name, full in activations.items():
+        values = np.asarray(full)[:used]
         entropy = information.pattern_entropy(values)
         layers.append(
             LayerInformation(
@@ -124,6 +138,7 @@ def information_metrics(
         network_efficiency=_finite_or_none(eta),
         beta=beta,
         aiq=_finite_or_none(information.aiq(accuracy, eta, beta)) if math.isfinite(eta) else None,
+        n_jets=used,
     )
 
 
@@ -179,8 +194,10 @@ def measure_model(
     *,
     stage: str = "",
     details: Mapping[str, Any] | None = None,
+    efficiency_jets: int = NEURAL_EFFICIENCY_JETS,
 ) -> ModelMetrics:
-    """Physics, cost and information-content metrics of ``model`` on ``dataset``'s test split."""
+    """Physics, cost and information-content metrics of ``model`` on ``dataset``'s test split (the
+    neural efficiency on its first ``efficiency_jets`` jets)."""
     logits, activations = model_outputs(model, spec, dataset.x_test)
     physics_record = physics_metrics(logits, dataset.y_test, dataset.class_names)
     return ModelMetrics(
@@ -188,6 +205,6 @@ def measure_model(
         stage=stage,
         physics=physics_record,
         cost=cost_metrics(deployed_dense_weights(model, spec)),
-        information=information_metrics(activations, physics_record.accuracy),
+        information=information_metrics(activations, physics_record.accuracy, jets=efficiency_jets),
         details=dict(details or {}),
     )

@@ -9,6 +9,8 @@ from typing import Any
 from pydantic import Field, ValidationError
 
 from pipeline.errors import PipelineError
+from pipeline.manifest import write_json
+from pipeline.measure.physics import WORKING_POINT_DEFINITION
 from pipeline.stage_api import StrictModel
 
 SCHEMA_VERSION = 1
@@ -26,6 +28,7 @@ class PhysicsMetrics(StrictModel):
     background_efficiency: dict[str, float | None]
     background_rejection: dict[str, float | None]
     confusion_matrix: tuple[tuple[int, ...], ...]
+    working_point_definition: str = WORKING_POINT_DEFINITION
 
 
 class LayerCost(StrictModel):
@@ -63,12 +66,23 @@ class LayerInformation(StrictModel):
 
 
 class InformationMetrics(StrictModel):
-    """Neural efficiency per layer, network efficiency (geometric mean) and aIQ."""
+    """Neural efficiency per layer, network efficiency (geometric mean) and aIQ.
+
+    ``n_jets``: the number of test jets the pattern entropies are computed on. A layer's entropy
+    cannot exceed ``log2(n_jets)`` bits, so efficiencies compare only at equal ``n_jets``; the
+    pipeline uses the first :data:`pipeline.measure.compute.NEURAL_EFFICIENCY_JETS` test jets
+    (``None`` in records written before this field existed).
+    """
 
     layers: tuple[LayerInformation, ...]
     network_efficiency: float | None
     beta: float
     aiq: float | None
+    n_jets: int | None = None
+    definition: str = (
+        "pattern entropy (bits) of the on/off patterns of each ReLU layer on the first n_jets test jets, "
+        "divided by its neuron count; network efficiency = geometric mean; aIQ with beta"
+    )
 
 
 class ModelMetrics(StrictModel):
@@ -95,17 +109,13 @@ def metrics_to_dict(metrics: ModelMetrics) -> dict[str, Any]:
 
 
 def save_metrics(metrics: ModelMetrics, path: Path) -> None:
-    """Write ``metrics`` as indented, key-stable JSON."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(metrics_to_dict(metrics), indent=2) + "\n")
+    """Write ``metrics`` with :func:`pipeline.manifest.write_json`, in the schema's key order."""
+    write_json(path, metrics_to_dict(metrics), sort_keys=False)
 
 
 def save_skipped(path: Path, reason: str, **details: Any) -> None:
     """Write the record of a model a stage does not apply to: ``{"skipped": reason, ...}``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"skipped": reason, **details}, indent=2, sort_keys=True) + "\n")
+    write_json(path, {"skipped": reason, **details})
 
 
 def load_metrics(path: Path) -> ModelMetrics | dict[str, Any]:

@@ -1,8 +1,9 @@
 """Build the report directory of a run from its stored artifacts (the report stage's body).
 
 Writes ``metrics.json``, ``index.html``, the PNG figures, ``working_points.json``, ``scores.h5`` and
-``scores.root``. Stages or models that are missing are listed in the document and on the page; the
-build never fails because a later stage did not run.
+``scores.root``. The report stage requires every earlier stage (``REQUIRES``), so under the runner
+they are all present; called directly on a partial run directory, :func:`build_report` lists the
+stages, models and files that are missing in the document and on the page instead of failing.
 """
 
 from __future__ import annotations

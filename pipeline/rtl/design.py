@@ -7,7 +7,6 @@ unpipelined graph in da4ml latency units (adder levels).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -141,8 +140,3 @@ def check_bit_exact(simulator: Simulator, network: IntegerNetwork, features: np.
     rtl = simulate_raw(simulator, x_raw, input_bits, output_bits)
     different = rtl != expected.logits_raw
     return BitExactReport(len(x_raw), int(different.any(axis=1).sum()), int(different.sum()))
-
-
-def save_json(path: Path, payload: dict) -> None:
-    """Write ``payload`` as sorted, indented JSON."""
-    path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")

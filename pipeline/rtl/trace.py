@@ -85,7 +85,7 @@ def trace_dense(
             f"expected f_x + f_w = {accumulator_fractional_bits}"
         )
     weights = np.asarray(layer.weight_raw, dtype=np.float64) * 2.0**-layer.weight_fractional_bits
-    bias_raw = shift_floor(layer.bias_raw, accumulator_fractional_bits - layer.bias_fractional_bits)
+    bias_raw = layer.bias_at(accumulator_fractional_bits)
     accumulator = x @ weights
     bias = bias_raw.astype(np.float64) * 2.0**-accumulator_fractional_bits
     if np.any(bias != 0):

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from pipeline.manifest import write_json
 from pipeline.stage_api import StageInputs, StageOutputs, StrictModel
 
 NAME = "constrain"
@@ -55,10 +56,6 @@ def accumulator_targets(spec) -> dict[str, tuple[int, str]]:
     }
 
 
-def _write_json(path: Path, data) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-
-
 def _pass_through(name: str, spec, pruned_dir: Path, out: Path) -> dict:
     from pipeline.a2q.report import layer_widths
     from pipeline.errors import PipelineError
@@ -71,7 +68,7 @@ def _pass_through(name: str, spec, pruned_dir: Path, out: Path) -> dict:
         layers = layer_widths(load_model(out / "model.h5"))
     except PipelineError as error:  # float or otherwise non-integer model: no accumulator to size
         layers, reason = None, f"{reason}; no integer form: {error.problem}"
-    _write_json(
+    write_json(
         out / "accumulators.json", {"model": name, "constrained": False, "reason": reason, "layers": layers}
     )
     previous = load_metrics(pruned_dir / "metrics.json")
@@ -144,7 +141,7 @@ def run(inputs: StageInputs, config: Config) -> StageOutputs:
                 for b in before
                 if b["name"] == record["name"]
             )
-        _write_json(out / "accumulators.json", {"model": name, "constrained": True, "layers": layers})
+        write_json(out / "accumulators.json", {"model": name, "constrained": True, "layers": layers})
         widths = {
             r["name"]: {k: r[k] for k in ("data_type_bits", "weight_level_bits", "target_bits")}
             for r in layers

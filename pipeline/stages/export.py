@@ -119,7 +119,7 @@ def run(inputs: StageInputs, config: Config) -> StageOutputs:
     from pipeline.models.io import load_model, save_model
 
     dataset = load_dataset(inputs.upstream["data"])
-    clashes = sorted(set(config.external_models) & set(inputs.model_specs))
+    clashes = sorted(set(config.external_models) & (set(inputs.models) | set(inputs.model_specs)))
     if clashes:
         raise PipelineError(
             NAME,

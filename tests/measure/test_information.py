@@ -28,3 +28,20 @@ def test_information_record():
     assert [entry.efficiency for entry in record.layers] == pytest.approx([0.75, 0.5])
     assert record.network_efficiency == pytest.approx(np.sqrt(0.375))
     assert record.aiq == pytest.approx(np.sqrt(0.375) ** (1 / 3))
+
+
+def test_neural_efficiency_uses_a_fixed_number_of_jets_and_records_it():
+    """The entropy is capped at log2(n) bits: a 10k-jet run and a 20k-jet benchmark must use the same n."""
+    from pipeline.measure.compute import NEURAL_EFFICIENCY_JETS
+
+    rng = np.random.default_rng(0)
+    wide = rng.normal(size=(20_000, 64))  # every jet a new on/off pattern: entropy = log2(jets)
+    small = information_metrics({"relu_1": wide[:10_000]}, accuracy=0.7)
+    large = information_metrics({"relu_1": wide}, accuracy=0.7)
+    assert small.n_jets == large.n_jets == NEURAL_EFFICIENCY_JETS
+    assert small.layers[0].efficiency == large.layers[0].efficiency
+    assert small.layers[0].entropy_bits == pytest.approx(np.log2(NEURAL_EFFICIENCY_JETS))
+    custom = information_metrics({"relu_1": wide}, accuracy=0.7, jets=1024)
+    assert custom.n_jets == 1024 and custom.layers[0].entropy_bits == pytest.approx(10.0)
+    few = information_metrics({"relu_1": wide[:100]}, accuracy=0.7)
+    assert few.n_jets == 100  # a small test split says so in the record

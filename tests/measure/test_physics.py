@@ -44,3 +44,46 @@ def test_physics_record():
     # class a: one signal (0.6) vs background 0.3 0.8 0.1 -> at 50 % signal efficiency eps_B = 1/3
     assert record.background_efficiency["a"] == pytest.approx(1 / 3)
     assert record.background_rejection["a"] == pytest.approx(3.0)
+
+
+def tie_heavy_scores(seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Five-class logits on a coarse integer grid (as firmware-exact logits are): many ties."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 5, size=3000)
+    logits = rng.integers(-4, 5, size=(3000, 5)).astype(np.float64)
+    logits[np.arange(3000), labels] += rng.integers(0, 3, size=3000)
+    return logits, labels
+
+
+def test_stage_metrics_and_report_agree_on_auc_and_rejection() -> None:
+    """One definition of AUC and of background rejection: the stage record equals the report's."""
+    from pipeline.report.working_points import class_performance
+
+    logits, labels = tie_heavy_scores()
+    record = physics_metrics(logits, labels, ("g", "q", "w", "z", "t"))
+    report = class_performance(physics.softmax(logits), labels, ("g", "q", "w", "z", "t"), targets=(0.5,))
+    for name, performance in report["classes"].items():
+        assert record.auc[name] == performance["auc"]
+        point = performance["working_points"][0]
+        assert record.background_efficiency[name] == point["background_efficiency"]
+        assert record.background_rejection[name] == point["background_rejection"]
+    assert record.accuracy == report["accuracy"]
+
+
+def test_auc_equals_an_independent_implementation_with_ties() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    logits, labels = tie_heavy_scores(seed=5)
+    scores = physics.softmax(logits)
+    for index in range(5):
+        expected = roc_auc_score(labels == index, scores[:, index])
+        assert physics.roc_auc(scores[:, index], labels == index) == pytest.approx(expected, abs=1e-12)
+
+
+def test_working_point_is_a_threshold_not_an_interpolation() -> None:
+    # signal 0.9 0.8 0.8 0.2; background 0.8 0.1: eps_S = 0.5 is inside the tie at 0.8, so the cut at
+    # 0.8 keeps 3/4 signal and 1/2 background (an interpolated ROC would report eps_B = 1/6)
+    scores = np.array([0.9, 0.8, 0.8, 0.2, 0.8, 0.1])
+    is_signal = np.array([1, 1, 1, 1, 0, 0], dtype=bool)
+    assert physics.background_efficiency(scores, is_signal, 0.5) == pytest.approx(0.5)
+    assert physics.working_point(scores, is_signal, 0.5)["signal_efficiency"] == pytest.approx(0.75)
