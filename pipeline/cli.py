@@ -114,7 +114,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             on_stage_done=hook,
         )
     finally:
-        if hook is not None and hook.document is not None and not args.quiet:
+        if hook is not None and hook.document is not None:  # the closing summary, also with --quiet
             results = {stage: entry["results"] for stage, entry in hook.document["stages"].items()}
             print("\n".join(render_table(results, config.models, checks.mode)), file=sys.stderr)
     print(f"run directory: {run_dir}", file=sys.stderr)
