@@ -96,9 +96,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         states = pipeline_status(config, run_dir)
         for status in states:
             print(f"{status.stage:<10} {status.state:<8} {status.detail}")
-        if has_budgets(checks):
-            done = [status.stage for status in states if status.state == "done"]
-            results = current_results(checks, run_dir, config.models, done)
+        done = [status.stage for status in states if status.state == "done"]
+        results = current_results(checks, run_dir, config.models, done) if has_budgets(checks) else {}
+        if results:  # a table once a checked stage is done
             print("\n".join(render_table(results, config.models, checks.mode)))
         return 0
     if args.command == "run":
@@ -118,7 +118,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             on_stage_done=hook,
         )
     finally:
-        if hook is not None and hook.document is not None and not args.quiet:
+        if hook is not None and hook.document is not None:  # the closing summary, also with --quiet
             results = {stage: entry["results"] for stage, entry in hook.document["stages"].items()}
             print("\n".join(render_table(results, config.models, checks.mode)), file=sys.stderr)
     print(f"run directory: {run_dir}", file=sys.stderr)

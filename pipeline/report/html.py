@@ -102,8 +102,10 @@ def _headline_section(document: Mapping[str, Any], checks: Mapping[str, Any] | N
     shown = []
     for row in rows:
         detail = row["bit_exact_detail"]
-        checked = ", ".join(f"{k} {numbers.count(v)} differ" for k, v in detail.items() if v is not None)
-        exact = "–" if row["bit_exact"] is None else ("yes" if row["bit_exact"] else "NO")
+        differ = ", ".join(f"{k} {numbers.count(v)}" for k, v in detail.items() if v)
+        exact = (
+            "–" if row["bit_exact"] is None else ("yes" if row["bit_exact"] else f"NO ({differ} jets differ)")
+        )
         latency = (
             "–"
             if row["latency_cycles"] is None
@@ -113,13 +115,13 @@ def _headline_section(document: Mapping[str, Any], checks: Mapping[str, Any] | N
             {
                 "model": row["model"],
                 "accuracy": Markup(numbers.percent(row["accuracy"], 2)),
-                "scores": row["scores"] and ("firmware-exact" if row["scores"] == "exact" else "float"),
+                "scores": row["scores"],
                 "mean AUC": Markup(numbers.plain(row["mean_auc"], 3)),
                 "BOPs": Markup(numbers.si(row["bops"])),
                 "LUTs": Markup(numbers.count(row["luts"])),
                 "FFs": Markup(numbers.count(row["flip_flops"])),
                 "latency": Markup(latency),
-                "bit-exact": Markup(exact + (f" ({checked})" if checked else "")),
+                "bit-exact": Markup(exact, "" if row["bit_exact"] is not False else "fail"),
                 "checks": verdict_cell(row["checks"], mode),
             }
         )
@@ -137,8 +139,10 @@ def _headline_section(document: Mapping[str, Any], checks: Mapping[str, Any] | N
     note = (
         "<p class='note'>Accuracy and AUC of the deployed model on the test split: firmware-exact scores "
         "(integer emulator, bit-identical to the hls4ml C simulation and the RTL) for quantized models, "
-        "float scores otherwise. LUTs and FFs from Yosys synthesis of the da4ml RTL; latency from the "
-        "da4ml pipeline at the configured clock. Sources in metrics.json "
+        "float scores otherwise (column scores). Bit-exact: no test jet differs between the model and the "
+        "hls4ml C simulation (convert) nor the Verilator RTL simulation (firmware). LUTs and FFs from "
+        "Yosys synthesis of the da4ml RTL; latency from the da4ml pipeline at the configured clock. "
+        "Sources in metrics.json "
         "(<code>models.&lt;model&gt;.summary</code>).</p>"
     )
     return "<h2>At a glance</h2>" + best + table(shown) + note

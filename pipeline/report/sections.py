@@ -83,7 +83,7 @@ def working_point_section(document: Mapping[str, Any]) -> str:
                 )
     if not rows:
         return "<h2>Working points</h2><p class='note'>not available: no model was scored</p>"
-    return "<h2>Working points (deployed model)</h2>" + table(rows)
+    return "<h2>Working points (deployed model)</h2><div class='tall'>" + table(rows) + "</div>"
 
 
 def per_layer_rows(record: Any) -> list[dict] | None:
