@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 QONNX_DOMAIN = "qonnx.custom_op.general"
@@ -63,7 +65,7 @@ def brevitas_style_mlp(
     input_scale = 2.0**-4
     tensor = _quant(nodes, initializers, "input_quant", "inp", input_scale, 8, True, 0, input_zero_point)
     scale_in = input_scale
-    for index, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+    for index, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
         w_scale = weight_scale if index == 0 else 2.0**-5
         weight = _constant(initializers, f"fc{index}_weight", rng.normal(0, 0.4, (fan_out, fan_in)))
         bias = _constant(initializers, f"fc{index}_bias", rng.normal(0, 0.3, fan_out))

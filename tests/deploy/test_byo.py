@@ -18,7 +18,10 @@ def _published_style_tagger(sizes=(16, 8, 5), lambda_layer: bool = False):
 
     inputs = tf.keras.Input((sizes[0],), name="input_1")
     x = tf.keras.layers.Lambda(lambda t: t * 1.0, name="scale")(inputs) if lambda_layer else inputs
-    quantizers = {"kernel_quantizer": quantized_bits(6, 0, alpha=1), "bias_quantizer": quantized_bits(6, 0, alpha=1)}
+    quantizers = {
+        "kernel_quantizer": quantized_bits(6, 0, alpha=1),
+        "bias_quantizer": quantized_bits(6, 0, alpha=1),
+    }
     for index, units in enumerate(sizes[1:-1]):
         x = QDense(units, name=f"fc{index + 1}", **quantizers)(x)
         x = QActivation(quantized_relu(6), name=f"relu{index + 1}")(x)

@@ -39,7 +39,8 @@ def test_brevitas_style_graph_reads_exactly():
     ]
     assert network.input_format == FixedFormat(8, 4, True)
     first, second = network.layers
-    assert first.weight_raw.shape == (16, 8) and second.weight_raw.shape == (8, 5)  # Gemm's (out, in) transposed
+    # Gemm's (out, in) weights, transposed
+    assert first.weight_raw.shape == (16, 8) and second.weight_raw.shape == (8, 5)
     assert (first.activation, first.output) == ("relu", FixedFormat(6, 2, False))
     assert (first.weight_fractional_bits, first.bias_fractional_bits) == (5, 9)
     assert np.abs(first.weight_raw).max() <= 31  # narrow range: -31..31
