@@ -192,7 +192,8 @@ SUMMARY_FIELDS: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("firmware", "convert", "export", "constrain", "prune", "train"),
         ("accuracy", "test_accuracy"),
     ),
-    "bops": (("constrain", "prune", "train"), ("bops", "total_bops")),
+    # export/convert store BOPs too: the only source for bring-your-own models, equal to constrain's else
+    "bops": (("convert", "export", "constrain", "prune", "train"), ("bops", "total_bops")),
     "luts": (("firmware",), ("luts", "lut", "total_luts")),
     "flip_flops": (("firmware",), ("flip_flops", "ffs", "ff")),
     "dsps": (("firmware",), ("dsps", "dsp")),
