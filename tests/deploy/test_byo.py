@@ -11,23 +11,26 @@ from pipeline.errors import PipelineError
 
 
 def _published_style_tagger(sizes=(16, 8, 5), lambda_layer: bool = False):
-    """A QKeras tagger as published: 6-bit weights, quantized_relu(6), no input quantizer, ending in
+    """A QKeras tagger as the hls4ml tutorial publishes it: a ``Sequential`` model of ``QDense`` with
+    6-bit weights and ``QActivation(quantized_relu(6))``, no input quantizer, ending in
     ``Activation('softmax')`` (optionally with a Lambda layer in front)."""
     import tensorflow as tf
     from qkeras import QActivation, QDense, quantized_bits, quantized_relu
 
-    inputs = tf.keras.Input((sizes[0],), name="input_1")
-    x = tf.keras.layers.Lambda(lambda t: t * 1.0, name="scale")(inputs) if lambda_layer else inputs
+    model = tf.keras.Sequential(name="published_tagger")
+    model.add(tf.keras.Input((sizes[0],), name="input_1"))
+    if lambda_layer:
+        model.add(tf.keras.layers.Lambda(lambda t: t * 1.0, name="scale"))
     quantizers = {
         "kernel_quantizer": quantized_bits(6, 0, alpha=1),
         "bias_quantizer": quantized_bits(6, 0, alpha=1),
+        "kernel_regularizer": tf.keras.regularizers.l1(0.0001),
     }
     for index, units in enumerate(sizes[1:-1]):
-        x = QDense(units, name=f"fc{index + 1}", **quantizers)(x)
-        x = QActivation(quantized_relu(6), name=f"relu{index + 1}")(x)
-    x = QDense(sizes[-1], name="output", **quantizers)(x)
-    outputs = tf.keras.layers.Activation("softmax", name="softmax")(x)
-    model = tf.keras.Model(inputs, outputs, name="published_tagger")
+        model.add(QDense(units, name=f"fc{index + 1}", **quantizers))
+        model.add(QActivation(quantized_relu(6), name=f"relu{index + 1}"))
+    model.add(QDense(sizes[-1], name="output", **quantizers))
+    model.add(tf.keras.layers.Activation("softmax", name="softmax"))
     rng = np.random.default_rng(0)
     for layer in model.layers:
         if layer.get_weights():
@@ -51,7 +54,7 @@ def test_lambda_layer_is_refused_unless_trusted(tmp_path):
 def test_trailing_softmax_is_removed_and_logits_deployed(tmp_path):
     from pipeline.deploy.from_qkeras import integer_network_from_qkeras
 
-    original = _published_style_tagger()
+    original = _published_style_tagger(sizes=(16, 64, 32, 32, 5))
     original.save(tmp_path / "tagger.h5")
     external = ExternalModel(path="tagger.h5", input_quantizer={"bits": 16, "integer_bits": 5})
     model, softmax_removed = load_external_model(external, tmp_path, "tagger")
@@ -63,4 +66,4 @@ def test_trailing_softmax_is_removed_and_logits_deployed(tmp_path):
     assert np.array_equal(np.argmax(logits, axis=1), np.argmax(probabilities, axis=1))
     assert not np.allclose(logits.sum(axis=1), 1.0)
     network = integer_network_from_qkeras(model)
-    assert (network.input_format.bits, len(network.layers)) == (16, 2)
+    assert (network.input_format.bits, len(network.layers)) == (16, 4)
