@@ -1,13 +1,20 @@
-"""Bring your own QKeras model: load a user's model file (HDF5, or JSON architecture + HDF5 weights)
-and make sure it starts with its input quantizer, so it deploys like a model trained by the pipeline.
+"""Bring your own model: a QKeras model file (HDF5, or JSON architecture + HDF5 weights) or a QONNX
+``.onnx`` file (Brevitas, HAWQ, QKeras exports; see :mod:`pipeline.deploy.from_qonnx`), deployed like a
+model trained by the pipeline.
 
-Config (``export:`` / ``convert:`` section, key ``external_models``)::
+Config (``export:`` section, key ``external_models``)::
 
     external_models:
       my_tagger:
-        path: user_models/my_tagger.h5          # or .json with `weights: ...h5`
+        path: user_models/my_tagger.h5          # or .json with `weights: ...h5`, or a QONNX .onnx
         input_quantizer: {bits: 16, integer_bits: 6}   # QKeras quantized_bits(16, 6, alpha=1)
         accumulator_bits: {dense_2: 16}          # optional A2Q accumulator widths per dense layer
+        trust_model_code: false                  # true: allow Lambda layers (their code runs on load)
+
+A QKeras model is checked *before* it is loaded: Lambda layers carry Python code that Keras runs when
+it loads the file, so a model containing one is refused unless ``trust_model_code: true``. A trailing
+``Activation('softmax')`` (or ``Softmax`` layer) is removed: the firmware computes the logits, argmax and
+ranking are unchanged, and the scores are the softmax of the logits computed in software.
 """
 
 from __future__ import annotations
@@ -39,6 +46,12 @@ class ExternalModel(StrictModel):
     weights: str | None = None
     input_quantizer: InputQuantizer | None = None
     accumulator_bits: dict[str, int] = Field(default_factory=dict)
+    trust_model_code: bool = False
+
+    @property
+    def is_qonnx(self) -> bool:
+        """True for a QONNX ``.onnx`` file."""
+        return self.path.lower().endswith(".onnx")
 
 
 def _resolve(path: str, repo_root: Path) -> Path:
@@ -61,17 +74,80 @@ def _quantizers_as_strings(architecture: dict) -> dict:
     return architecture
 
 
+def resolve_path(external: ExternalModel, repo_root: Path, name: str) -> Path:
+    """The model file's absolute path; PipelineError when it does not exist."""
+    path = _resolve(external.path, repo_root)
+    if not path.is_file():
+        raise PipelineError(
+            "export",
+            "external model file not found",
+            input=f"external_models.{name}.path: {path}",
+            fix="fix the path",
+        )
+    return path
+
+
+def _layer_classes(config: object) -> set[str]:
+    """Every ``class_name`` in a Keras model config (nested models included)."""
+    found: set[str] = set()
+    stack = [config]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if isinstance(item.get("class_name"), str):
+                found.add(item["class_name"])
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
+def _architecture(path: Path) -> object:
+    """The model config stored in a Keras HDF5 file (``model_config`` attribute) or a JSON file."""
+    if path.suffix == ".json":
+        return json.loads(path.read_text())
+    import h5py
+
+    with h5py.File(path, "r") as handle:
+        config = handle.attrs.get("model_config")
+    if config is None:
+        return {}
+    return json.loads(config.decode() if isinstance(config, bytes) else config)
+
+
+def refuse_untrusted_code(path: Path, external: ExternalModel, name: str) -> None:
+    """Refuse a Keras file with ``Lambda`` layers (Keras runs their stored code when loading) unless
+    ``trust_model_code`` is set. Reads the architecture only, never deserialises a layer.
+
+    Raises:
+        PipelineError: the file holds a Lambda layer and the model is not trusted, or is unreadable.
+    """
+    if external.trust_model_code:
+        return
+    try:
+        classes = _layer_classes(_architecture(path))
+    except (OSError, ValueError) as error:
+        raise PipelineError(
+            "export", f"cannot read the model architecture: {error}", input=str(path), fix="check the file"
+        ) from error
+    if "Lambda" in classes:
+        raise PipelineError(
+            "export",
+            "the model has a Lambda layer, whose Python code would run when the file is loaded",
+            input=f"external_models.{name}.path: {path}",
+            fix=f"remove the Lambda layer, or set external_models.{name}.trust_model_code: true if you "
+            "trust where the file comes from",
+        )
+
+
 def _load_file(external: ExternalModel, repo_root: Path, name: str) -> keras.Model:
     import tensorflow as tf
 
     from pipeline.models.io import custom_objects, load_model
 
-    path = _resolve(external.path, repo_root)
+    path = resolve_path(external, repo_root, name)
     key = f"external_models.{name}.path"
-    if not path.is_file():
-        raise PipelineError(
-            "export", "external model file not found", input=f"{key}: {path}", fix="fix the path"
-        )
+    refuse_untrusted_code(path, external, name)
     if path.suffix == ".json":
         if external.weights is None:
             raise PipelineError(
@@ -137,10 +213,33 @@ def with_input_quantizer(model: keras.Model, quantizer: InputQuantizer | None, n
     return tf.keras.Model(inputs=inputs, outputs=x, name=model.name)
 
 
-def load_external_model(external: ExternalModel, repo_root: Path, name: str) -> keras.Model:
-    """Load a bring-your-own model and make it start with its input quantizer.
+def _is_softmax(layer) -> bool:
+    kind = type(layer).__name__
+    if kind == "Softmax":
+        return True
+    return kind == "Activation" and getattr(layer.activation, "__name__", "") == "softmax"
+
+
+def without_trailing_softmax(model: keras.Model) -> tuple[keras.Model, bool]:
+    """``(model, False)``, or a copy ending before a final ``Activation('softmax')`` / ``Softmax`` layer
+    and ``True``: the firmware deploys the logits (argmax and ranking are unchanged)."""
+    import tensorflow as tf
+
+    if not model.layers or not _is_softmax(model.layers[-1]):
+        return model, False
+    logits = model.layers[-1].input
+    return tf.keras.Model(inputs=model.inputs, outputs=logits, name=model.name), True
+
+
+def load_external_model(external: ExternalModel, repo_root: Path, name: str) -> tuple[keras.Model, bool]:
+    """Load a bring-your-own QKeras model: refuse untrusted code, remove a trailing softmax, make it
+    start with its input quantizer.
+
+    Returns ``(model, softmax_removed)``.
 
     Raises:
-        PipelineError: missing files, unreadable model, missing or contradicting input quantizer.
+        PipelineError: missing files, Lambda layers without ``trust_model_code``, unreadable model,
+            missing or contradicting input quantizer.
     """
-    return with_input_quantizer(_load_file(external, repo_root, name), external.input_quantizer, name)
+    model, softmax_removed = without_trailing_softmax(_load_file(external, repo_root, name))
+    return with_input_quantizer(model, external.input_quantizer, name), softmax_removed

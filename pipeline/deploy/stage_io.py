@@ -1,9 +1,12 @@
 """Thin file I/O shared by the ``export`` and ``convert`` stages: where each model comes from, the
 accumulator widths of the constrain stage, JSON output.
 
-``export/<model>/source.json`` records where the exported QKeras model is: ``{"model": "constrain"}``
-(the constrain stage's ``model.h5``) or ``{"model": "export", "external": <path>}`` for a
-bring-your-own model (then ``export/<model>/model.h5`` and ``accumulators.json`` are written by export).
+``export/<model>/source.json`` records where the exported model comes from: ``{"model": "constrain"}``
+(the constrain stage's ``model.h5``) or ``{"model": "export", "format": "qkeras" | "qonnx",
+"external": <path>, "softmax_removed": bool, ...}`` for a bring-your-own model (then export writes
+``export/<model>/model.h5`` and ``accumulators.json`` for a QKeras file). Every quantized model's
+deployed integer network is ``export/<model>/network.json`` (copied to ``convert/<model>/`` once the
+C-simulation has matched it).
 """
 
 from __future__ import annotations
@@ -73,6 +76,45 @@ def read_metrics_skip(model_dir: Path) -> str | None:
         return None
 
 
+def measure_network(network: Any, dataset: Any, name: str, stage: str, details: Mapping[str, Any]) -> Any:
+    """The :mod:`pipeline.measure` record of a model known only by its integer network (bring-your-own
+    models have no spec): physics from the integer emulator's logits (equal to the C-sim), cost from
+    the integer weights (bit widths from the formats; weights: the narrowest signed width holding
+    them), information content from the hidden layers' quantized outputs."""
+    import numpy as np
+
+    from pipeline.deploy.emulator import emulate
+    from pipeline.measure import ModelMetrics
+    from pipeline.measure.compute import DenseWeights, cost_metrics, information_metrics, physics_metrics
+
+    result = emulate(network, dataset.x_test, keep_layers=True)
+    physics = physics_metrics(result.logits, dataset.y_test, dataset.class_names)
+    weights, input_bits = [], network.input_format.bits
+    for layer in network.layers:
+        largest = int(np.abs(layer.weight_raw).max(initial=0))
+        weights.append(
+            DenseWeights(
+                name=layer.name,
+                kernel=layer.weight_raw * 2.0**-layer.weight_fractional_bits,
+                bias=layer.bias_raw * 2.0**-layer.bias_fractional_bits,
+                input_bits=input_bits,
+                weight_bits=max(largest.bit_length() + 1, 2),
+            )
+        )
+        input_bits = layer.output.bits if layer.output is not None else input_bits
+    activations = {
+        layer.name: trace.output_raw for layer, trace in zip(network.layers[:-1], result.layers, strict=False)
+    }
+    return ModelMetrics(
+        model=name,
+        stage=stage,
+        physics=physics,
+        cost=cost_metrics(weights),
+        information=information_metrics(activations, physics.accuracy),
+        details=dict(details),
+    )
+
+
 def write_model_metrics(
     path: Path,
     model: Any,
@@ -81,17 +123,39 @@ def write_model_metrics(
     stage: str,
     details: Mapping[str, Any],
     qonnx_inference_cost: Mapping[str, float] | None = None,
+    network: Any = None,
 ) -> None:
-    """Write ``metrics.json``: the :mod:`pipeline.measure` record when the model has a spec (run models),
-    else (bring-your-own models) ``{"model", "stage", "details"}``."""
-    if spec_path is None:
+    """Write ``metrics.json``: the :mod:`pipeline.measure` record, measured on the QKeras model with its
+    spec (run models) or on the integer ``network`` (bring-your-own models, :func:`measure_network`);
+    ``{"model", "stage", "details"}`` when neither is given."""
+    from pipeline.measure import measure_model, save_metrics
+
+    if spec_path is None and network is None:
         write_json(path, {"model": path.parent.name, "stage": stage, "details": dict(details)})
         return
-    from pipeline.measure import measure_model, save_metrics
-    from pipeline.models.spec import load_spec
+    if spec_path is None:
+        metrics = measure_network(network, dataset, path.parent.name, stage, details)
+    else:
+        from pipeline.models.spec import load_spec
 
-    metrics = measure_model(model, dataset, load_spec(spec_path), stage=stage, details=details)
+        metrics = measure_model(model, dataset, load_spec(spec_path), stage=stage, details=details)
     if qonnx_inference_cost is not None:
         cost = metrics.cost.model_copy(update={"qonnx_inference_cost": dict(qonnx_inference_cost)})
         metrics = metrics.model_copy(update={"cost": cost})
     save_metrics(metrics, path)
+
+
+def deployed_model_names(models: tuple[str, ...], stage_dir: Path) -> tuple[str, ...]:
+    """The run's ``models`` followed by the bring-your-own models found in ``stage_dir`` (a finished
+    export or convert directory: every model subdirectory not among ``models``), sorted by name."""
+    stage_dir = Path(stage_dir)
+    found = (
+        sorted(
+            child.name
+            for child in stage_dir.iterdir()
+            if child.is_dir() and not child.name.startswith((".", "_")) and child.name not in models
+        )
+        if stage_dir.is_dir()
+        else []
+    )
+    return tuple(models) + tuple(found)

@@ -62,6 +62,20 @@ def model_names(run_dir: Path, stages: Sequence[str] = PIPELINE_STAGES) -> tuple
     return tuple(sorted(names))
 
 
+def with_external_models(stage_dirs: Mapping[str, Path], models: Sequence[str]) -> tuple[str, ...]:
+    """The run's ``models`` (config order) followed by the bring-your-own models the export stage wrote
+    (``export/<model>/source.json`` says ``"model": "export"``), sorted by name: the report gives them
+    the same rows, figures and score exports as the run's models."""
+    export_dir = stage_dirs.get("export")
+    external: list[str] = []
+    if export_dir is not None and Path(export_dir).is_dir():
+        for child in sorted(Path(export_dir).iterdir()):
+            source = read_json(child / "source.json") if child.is_dir() else None
+            if isinstance(source, dict) and source.get("model") == "export" and child.name not in models:
+                external.append(child.name)
+    return tuple(models) + tuple(external)
+
+
 def _is_skipped(record: Any) -> bool:
     return isinstance(record, dict) and "skipped" in record
 
@@ -178,7 +192,8 @@ SUMMARY_FIELDS: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("firmware", "convert", "export", "constrain", "prune", "train"),
         ("accuracy", "test_accuracy"),
     ),
-    "bops": (("constrain", "prune", "train"), ("bops", "total_bops")),
+    # export/convert store BOPs too: the only source for bring-your-own models, equal to constrain's else
+    "bops": (("convert", "export", "constrain", "prune", "train"), ("bops", "total_bops")),
     "luts": (("firmware",), ("luts", "lut", "total_luts")),
     "flip_flops": (("firmware",), ("flip_flops", "ffs", "ff")),
     "dsps": (("firmware",), ("dsps", "dsp")),

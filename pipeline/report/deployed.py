@@ -1,5 +1,7 @@
-"""The deployed form of a run's model: its final stored QKeras model and, when it is quantized, the
-integer network the firmware computes. Shared by the report stage and :func:`pipeline.load_tagger`.
+"""The deployed form of a run's model: its final stored model (QKeras, or the QONNX graph of a
+bring-your-own ``.onnx`` model) and, when it is quantized, the integer network the firmware computes
+(``convert/<model>/network.json``, the network whose emulation matched the C-simulation; else
+``export/<model>/network.json``). Shared by the report stage and :func:`pipeline.load_tagger`.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ class DeployedModel:
         model_file: run-relative path of that file (e.g. ``constrain/jet_dnn_q6/model.h5``).
         exact_problem: why the model has no firmware-exact form (``None`` when it has one).
         accumulator_bits: deployed accumulator width per dense layer (``None``: wide, never overflows).
+        network: the stored integer network (``network.json``), when the stages wrote one.
+        onnx_file: the QONNX graph of a bring-your-own ``.onnx`` model (then ``keras_model`` is ``None``).
     """
 
     name: str
@@ -36,6 +40,8 @@ class DeployedModel:
     model_file: str
     exact_problem: str | None
     accumulator_bits: Mapping[str, int] | None
+    network: Any = None
+    onnx_file: Path | None = None
 
     @property
     def has_exact(self) -> bool:
@@ -43,7 +49,15 @@ class DeployedModel:
         return self.exact_problem is None
 
     def float_logits(self, features_standardised: np.ndarray) -> np.ndarray:
-        """Logits of the QKeras model in floating point (TensorFlow)."""
+        """Logits of the QKeras model in floating point (TensorFlow); for a QONNX model, its graph run
+        by qonnx's executor (a QONNX graph has no float form besides itself)."""
+        if self.keras_model is None and self.onnx_file is not None:
+            from qonnx.core.modelwrapper import ModelWrapper
+
+            from pipeline.deploy.export_qonnx import execute_qonnx
+
+            outputs = execute_qonnx(ModelWrapper(str(self.onnx_file)), features_standardised)
+            return outputs.astype(np.float32)
         return float_logits(self.keras_model, features_standardised)
 
     def exact_logits(self, features_standardised: np.ndarray) -> np.ndarray:
@@ -55,6 +69,11 @@ class DeployedModel:
                 input=self.model_file,
                 fix="use the float scores (exact=False)",
             )
+        if self.network is not None:
+            from pipeline.deploy.emulator import emulate
+
+            result = emulate(self.network, np.asarray(features_standardised, dtype=np.float32))
+            return np.asarray(result.logits, dtype=np.float64)
         return exact_logits(self.keras_model, features_standardised, self.accumulator_bits)
 
 
@@ -91,14 +110,44 @@ def accumulator_widths(keras_model: Any, accumulators_file: Path | None) -> dict
     return parse_accumulator_bits(record, names) or None
 
 
+def stored_network(stage_dirs: Mapping[str, Path], model: str) -> Any:
+    """The model's stored integer network: ``convert/<model>/network.json`` (matched against the
+    C-simulation), else ``export/<model>/network.json``; ``None`` when neither stage stored one."""
+    from pipeline.deploy.integer_network import NETWORK_FILE, load_network
+
+    for stage in ("convert", "export"):
+        stage_dir = stage_dirs.get(stage)
+        if stage_dir is not None and (stage_dir / model / NETWORK_FILE).is_file():
+            return load_network(stage_dir / model / NETWORK_FILE)
+    return None
+
+
+def _qonnx_source(stage_dirs: Mapping[str, Path], model: str) -> Path | None:
+    """``export/<model>/model.onnx`` of a bring-your-own QONNX model, else ``None``."""
+    export_dir = stage_dirs.get("export")
+    if export_dir is None:
+        return None
+    source = read_json(export_dir / model / "source.json")
+    if isinstance(source, Mapping) and source.get("format") == "qonnx":
+        return export_dir / model / "model.onnx"
+    return None
+
+
 def load_deployed(stage_dirs: Mapping[str, Path], model: str) -> DeployedModel:
-    """Load the deployed model of ``model`` (see :func:`deployed_files`).
+    """Load the deployed model of ``model`` (see :func:`deployed_files`; a bring-your-own QONNX model
+    is its ``export/<model>/model.onnx``) with its stored integer network.
 
     Raises:
         PipelineError: no stage stored a model file for ``model``.
     """
     from pipeline.models.io import load_model
 
+    onnx_file = _qonnx_source(stage_dirs, model)
+    network = stored_network(stage_dirs, model)
+    if onnx_file is not None:
+        relative = onnx_file.relative_to(onnx_file.parents[2]).as_posix()
+        problem = None if network is not None else "no network.json stored by export or convert"
+        return DeployedModel(model, None, relative, problem, None, network, onnx_file)
     found = deployed_files(stage_dirs, model)
     if found is None:
         raise PipelineError(
@@ -111,8 +160,14 @@ def load_deployed(stage_dirs: Mapping[str, Path], model: str) -> DeployedModel:
     keras_model = load_model(path)
     relative = path.relative_to(path.parents[2]).as_posix()
     exact_problem = _exact_problem(stage_dirs, model, keras_model)
-    widths = accumulator_widths(keras_model, accumulators_file) if exact_problem is None else None
-    return DeployedModel(model, keras_model, relative, exact_problem, widths)
+    if exact_problem is not None:
+        network = None
+    widths = (
+        accumulator_widths(keras_model, accumulators_file)
+        if exact_problem is None and network is None
+        else None
+    )
+    return DeployedModel(model, keras_model, relative, exact_problem, widths, network)
 
 
 def _exact_problem(stage_dirs: Mapping[str, Path], model: str, keras_model: Any) -> str | None:

@@ -1,11 +1,15 @@
 """The ``convert`` stage: QONNX -> hls4ml project (ONNX frontend), C-simulation compared bit-exactly
-with the QKeras model on every test jet.
+with the QONNX model (equal to QKeras, export checked it) and with the integer emulator on every test jet.
+
+Every exported model is converted the same way, ours and bring-your-own (QKeras or QONNX): the inputs
+are ``export/<model>/model.onnx`` and ``export/<model>/network.json`` (the integer network).
 
 Writes, per model, ``convert/<model>/hls4ml_prj/`` (the whole hls4ml project: ``firmware/``,
 ``build_prj.tcl``, ``tb_data/``, ``hls4ml_config.yml``, the QONNX ``model.onnx``; relocatable: no
 absolute path to the staging directory, no compiled library; run ``vitis_hls -f build_prj.tcl`` in
-it), ``bit_exact.json`` (C-sim vs QKeras integer-logit mismatches, emulator vs C-sim) and
-``metrics.json``. A mismatch fails the stage naming the first differing jet and layer.
+it), ``bit_exact.json`` (C-sim vs QONNX integer-logit mismatches, emulator vs C-sim), ``network.json``
+(the network the C-sim matched: what firmware and report deploy) and ``metrics.json``. A mismatch of
+either check fails the stage naming the first differing jet (and layer).
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ import contextlib
 import hashlib
 import io
 import tempfile
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +30,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from pipeline.deploy.hls import HlsSettings
+    from pipeline.deploy.integer_network import IntegerNetwork
 
 NAME = "convert"
 REQUIRES: tuple[str, ...] = ("data", "export", "constrain")
@@ -48,21 +52,31 @@ class Config(StrictModel):
     batch_size: int = Field(default=8192, ge=1)
 
 
-def _model_and_accumulators(name: str, export_dir: Path, constrain_dir: Path) -> tuple[Any, dict, str | None]:
-    from pipeline.deploy.stage_io import ACCUMULATORS_FILE, SOURCE_FILE, read_json
+def _deployed(name: str, export_dir: Path, constrain_dir: Path) -> tuple[Any, Any, dict]:
+    """``(QKeras model or None, IntegerNetwork, source.json)`` of an exported model: the network export
+    wrote (``network.json``), and the QKeras model the run's metrics are measured on (``None`` for a
+    bring-your-own model, whose metrics come from the network)."""
+    from pipeline.deploy.integer_network import NETWORK_FILE, load_network
+    from pipeline.deploy.stage_io import SOURCE_FILE, read_json
     from pipeline.models.io import load_model
 
     source = read_json(export_dir / SOURCE_FILE, NAME)
-    base = export_dir if source.get("model") == "export" else constrain_dir / name
-    accumulators = base / ACCUMULATORS_FILE
-    model = load_model(base / "model.h5")
-    return model, (read_json(accumulators, NAME) if accumulators.is_file() else {}), source.get("model")
+    try:
+        network = load_network(export_dir / NETWORK_FILE)
+    except (OSError, ValueError, KeyError) as error:
+        raise PipelineError(
+            NAME,
+            f"cannot read the exported integer network of {name}: {error}",
+            input=str(export_dir / NETWORK_FILE),
+            fix="rerun the export stage (trigger-pipeline export --force export)",
+        ) from error
+    model = load_model(constrain_dir / name / "model.h5") if source.get("model") == "constrain" else None
+    return model, network, source
 
 
 def convert_one(
     name: str,
-    model: Any,
-    accumulators: Mapping[str, Any],
+    network: IntegerNetwork,
     wrapper: Any,
     features: np.ndarray,
     config: Config,
@@ -72,13 +86,20 @@ def convert_one(
 ) -> dict[str, Any]:
     """Convert, compile and check one model into ``model_dir``; returns the details for ``metrics.json``.
 
-    Raises PipelineError naming the first differing jet and layer when the C-sim differs from QKeras.
+    Two checks on every test jet, each failing the stage with the first differing jet named:
+    the C-simulation equals the QONNX model (qonnx's executor, which export proved equal to QKeras;
+    the first differing layer is named too), and the integer emulator of ``network`` (whose logits the
+    report's firmware-exact scores are) equals the C-simulation.
     """
     import numpy as np
 
     from pipeline.deploy.emulator import emulate
-    from pipeline.deploy.export_qonnx import dense_node_names, integer_logits, output_fractional_bits
-    from pipeline.deploy.from_qkeras import integer_network_from_qkeras
+    from pipeline.deploy.export_qonnx import (
+        dense_node_names,
+        execute_qonnx,
+        integer_logits,
+        output_fractional_bits,
+    )
     from pipeline.deploy.hls import (
         build_hls_config,
         convert_to_hls,
@@ -87,14 +108,12 @@ def convert_one(
         first_differing_layer,
         hls_type,
     )
-    from pipeline.deploy.stage_io import parse_accumulator_bits, write_json
+    from pipeline.deploy.integer_network import NETWORK_FILE, save_network
+    from pipeline.deploy.stage_io import write_json
 
-    plain = integer_network_from_qkeras(model)
-    widths = parse_accumulator_bits(accumulators, {layer.name for layer in plain.layers})
-    network = integer_network_from_qkeras(model, widths)
     node_names = dense_node_names(wrapper, network)
     fractional = output_fractional_bits(network)
-    reference_real = model.predict(features, batch_size=config.batch_size, verbose=0)
+    reference_real = execute_qonnx(wrapper, features, config.batch_size)
     reference = integer_logits(reference_real, fractional)
     project_dir = model_dir / "hls4ml_prj"
     with tempfile.TemporaryDirectory() as scratch, contextlib.redirect_stdout(io.StringIO()):
@@ -107,29 +126,44 @@ def convert_one(
         differs = np.flatnonzero(np.any(csim != reference, axis=1))
         layer = first_differing_layer(hls_model, network, features[differs[0]]) if len(differs) else None
     emulated = emulate(network, features)
-    emulator_differs = int(np.count_nonzero(np.any(emulated.logits_raw != csim, axis=1)))
+    emulator_differs = np.flatnonzero(np.any(emulated.logits_raw != csim, axis=1))
     record = {
         "jets": len(features),
         "mismatches": len(differs),
         "first_mismatch": None if layer is None else {"jet": int(differs[0]), "layer": layer},
-        "emulator_vs_csim_mismatches": emulator_differs,
+        "emulator_vs_csim_mismatches": len(emulator_differs),
+        "first_emulator_mismatch": int(emulator_differs[0]) if len(emulator_differs) else None,
         "output_fractional_bits": fractional,
+        "reference": "qonnx.core.onnx_exec.execute_onnx on export/<model>/model.onnx",
     }
     write_json(model_dir / "bit_exact.json", record)
     if len(differs):
         raise PipelineError(
             NAME,
-            f"hls4ml C-sim of {name} differs from QKeras on {len(differs)} of {len(features)} test jets; "
-            f"first: jet {int(differs[0])}, layer {layer}",
+            f"hls4ml C-sim of {name} differs from the QONNX model on {len(differs)} of {len(features)} test "
+            f"jets; first: jet {int(differs[0])}, layer {layer}",
             input=str(model_dir / "bit_exact.json"),
             fix="check the accumulator widths in constrain/<model>/accumulators.json and the hls4ml config",
+        )
+    if len(emulator_differs):
+        jet = int(emulator_differs[0])
+        raise PipelineError(
+            NAME,
+            f"the integer emulator of {name} (export/{name}/{NETWORK_FILE}) differs from the hls4ml C-sim "
+            f"on {len(emulator_differs)} of {len(features)} test jets; first: jet {jet} (emulator "
+            f"{emulated.logits_raw[jet].tolist()}, C-sim {csim[jet].tolist()}); the report's "
+            "firmware-exact scores come from the emulator",
+            input=str(model_dir / "bit_exact.json"),
+            fix=f"rerun export (trigger-pipeline export --force export); if it persists, report it with "
+            f"export/{name}/",
         )
     (project_dir / "model.onnx").write_bytes(wrapper.model.SerializeToString())
     stamp = hashlib.sha256(wrapper.model.SerializeToString()).hexdigest()[:8]
     finalize_project(project_dir, staging_dir, stamp)
+    save_network(network, model_dir / NETWORK_FILE)
     return {
         "csim_mismatches": 0,
-        "emulator_vs_csim_mismatches": emulator_differs,
+        "emulator_vs_csim_mismatches": 0,
         "test_jets": record["jets"],
         "accumulator_types": {
             layer.name: None if layer.accumulator is None else hls_type(layer.accumulator)
@@ -168,14 +202,11 @@ def run(inputs: StageInputs, config: Config) -> StageOutputs:
                 summary[name] = {"skipped": f"export skipped it: {skipped}"}
                 save_skipped(model_dir / "metrics.json", summary[name]["skipped"])
             else:
-                model, accumulators, source = _model_and_accumulators(
-                    name, export_dir, inputs.upstream["constrain"]
-                )
+                model, network, _source = _deployed(name, export_dir, inputs.upstream["constrain"])
                 wrapper = ModelWrapper(str(export_dir / "model.onnx"))
                 details = convert_one(
                     name,
-                    model,
-                    accumulators,
+                    network,
                     wrapper,
                     dataset.x_test,
                     config,
@@ -183,8 +214,10 @@ def run(inputs: StageInputs, config: Config) -> StageOutputs:
                     model_dir,
                     inputs.output_dir,
                 )
-                spec_path = inputs.model_specs.get(name) if source == "constrain" else None
-                write_model_metrics(model_dir / "metrics.json", model, dataset, spec_path, NAME, details)
+                spec_path = inputs.model_specs.get(name) if model is not None else None
+                write_model_metrics(
+                    model_dir / "metrics.json", model, dataset, spec_path, NAME, details, network=network
+                )
                 summary[name] = {"csim_mismatches": details["csim_mismatches"]}
             bar.advance()
     return StageOutputs(summary=summary)

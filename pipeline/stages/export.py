@@ -1,15 +1,23 @@
 """The ``export`` stage: QKeras -> QONNX (qonnx 0.4 ``from_keras`` + the fixes in
-:mod:`pipeline.deploy.qonnx_fixes`), checked bit-exact with qonnx's executor on the whole test split.
+:mod:`pipeline.deploy.qonnx_fixes`), checked bit-exact with qonnx's executor on the whole test split,
+and the integer network every later stage deploys.
 
-Writes, per model, ``export/<model>/model.onnx`` (cleaned QONNX), ``check.json`` (integer-logit
-mismatches of ``qonnx.core.onnx_exec.execute_onnx`` vs QKeras), ``source.json`` and ``metrics.json``
+Writes, per model, ``export/<model>/model.onnx`` (cleaned QONNX), ``network.json`` (the
+:class:`~pipeline.deploy.integer_network.IntegerNetwork` with the deployed accumulator widths: convert,
+firmware and report read it from here), ``check.json`` (integer-logit mismatches of
+``qonnx.core.onnx_exec.execute_onnx`` vs QKeras, and the cross-check of the integer network read from
+the QONNX file alone against the one read from QKeras), ``source.json`` and ``metrics.json``
 (mismatches + qonnx ``inference_cost`` totals). Float models are skipped with a recorded reason.
-Bring-your-own models (``external_models``) are exported too, and their QKeras file is kept as
-``export/<model>/model.h5`` for the later stages.
+
+Bring-your-own models (``external_models``, :mod:`pipeline.deploy.byo`): a QKeras file is exported
+like ours and kept as ``export/<model>/model.h5`` (a trailing softmax removed: logits are deployed); a
+QONNX ``.onnx`` file is validated and cleaned (:mod:`pipeline.deploy.from_qonnx`) and its integer
+network read from the graph alone, checked against qonnx's executor on every test jet.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,32 +60,23 @@ def input_files(config: Config, repo_root: Path) -> list[Path]:
     return files
 
 
-def export_one(
-    model: Any, name: str, features: np.ndarray, batch_size: int, model_dir: Path
+def _check_against_executor(
+    wrapper: Any,
+    reference: np.ndarray,
+    fractional: int,
+    features: np.ndarray,
+    batch_size: int,
+    model_dir: Path,
+    name: str,
+    reference_name: str,
 ) -> dict[str, Any]:
-    """Export one QKeras model into ``model_dir`` (``model.onnx``, ``check.json``) and check it.
-
-    Returns the details for ``metrics.json`` (mismatches, qonnx ``inference_cost`` totals).
-    Raises PipelineError naming the first differing jet when the executor differs from QKeras.
-    """
+    """Integer logits of qonnx's executor vs ``reference`` (int64) on every jet: ``check.json``; a
+    difference raises a PipelineError naming the first differing jet."""
     import numpy as np
 
-    from pipeline.deploy.export_qonnx import (
-        execute_qonnx,
-        export_qonnx,
-        inference_cost_figures,
-        integer_logits,
-        output_fractional_bits,
-    )
-    from pipeline.deploy.from_qkeras import integer_network_from_qkeras
+    from pipeline.deploy.export_qonnx import execute_qonnx, integer_logits
     from pipeline.deploy.stage_io import write_json
 
-    network = integer_network_from_qkeras(model)
-    wrapper = export_qonnx(model, network)
-    model_dir.mkdir(parents=True, exist_ok=True)
-    wrapper.save(str(model_dir / "model.onnx"))
-    fractional = output_fractional_bits(network)
-    reference = integer_logits(model.predict(features, batch_size=batch_size, verbose=0), fractional)
     exported = integer_logits(execute_qonnx(wrapper, features, batch_size), fractional)
     differs = np.flatnonzero(np.any(reference != exported, axis=1))
     check = {
@@ -86,28 +85,129 @@ def export_one(
         "first_mismatch": None if not len(differs) else int(differs[0]),
         "output_fractional_bits": fractional,
         "executor": "qonnx.core.onnx_exec.execute_onnx",
+        "reference": reference_name,
     }
     write_json(model_dir / "check.json", check)
     if len(differs):
         jet = int(differs[0])
         raise PipelineError(
             NAME,
-            f"the QONNX export of {name} differs from QKeras on {len(differs)} of {len(features)} test "
-            f"jets; first: jet {jet} (QKeras {reference[jet].tolist()}, qonnx {exported[jet].tolist()})",
+            f"the QONNX model of {name} differs from {reference_name} on {len(differs)} of {len(features)} "
+            f"test jets; first: jet {jet} ({reference_name} {reference[jet].tolist()}, qonnx "
+            f"{exported[jet].tolist()})",
             input=str(model_dir / "check.json"),
             fix="the model uses a layer or quantizer the QONNX converter does not map exactly",
         )
+    return check
+
+
+def export_one(
+    model: Any,
+    name: str,
+    features: np.ndarray,
+    batch_size: int,
+    model_dir: Path,
+    accumulator_bits: Mapping[str, int] | None = None,
+) -> dict[str, Any]:
+    """Export one QKeras model into ``model_dir`` (``model.onnx``, ``check.json``, ``network.json``).
+
+    Checks: qonnx's executor equals QKeras on every jet, and the integer network read from the QONNX
+    file alone (:mod:`pipeline.deploy.from_qonnx`) equals the one read from QKeras (formats, integer
+    weights) with identical emulated logits on every jet. ``network.json`` is the QKeras reading with
+    the deployed accumulator widths: what convert, firmware and report use.
+
+    Returns the details for ``metrics.json`` (mismatches, qonnx ``inference_cost`` totals).
+    Raises PipelineError naming the first differing jet (or weight) when a check fails.
+    """
+    from pipeline.deploy.export_qonnx import (
+        export_qonnx,
+        inference_cost_figures,
+        integer_logits,
+        output_fractional_bits,
+    )
+    from pipeline.deploy.from_qkeras import integer_network_from_qkeras
+    from pipeline.deploy.from_qonnx import check_same_network, integer_network_from_qonnx
+    from pipeline.deploy.integer_network import NETWORK_FILE, save_network
+    from pipeline.deploy.stage_io import write_json
+
+    plain = integer_network_from_qkeras(model)
+    network = integer_network_from_qkeras(model, accumulator_bits)
+    wrapper = export_qonnx(model, plain)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    wrapper.save(str(model_dir / "model.onnx"))
+    fractional = output_fractional_bits(plain)
+    reference = integer_logits(model.predict(features, batch_size=batch_size, verbose=0), fractional)
+    check = _check_against_executor(
+        wrapper, reference, fractional, features, batch_size, model_dir, name, "QKeras"
+    )
+    cross = check_same_network(plain, integer_network_from_qonnx(wrapper), features, name)
+    write_json(model_dir / "check.json", {**check, "qonnx_reading": cross})
+    save_network(network, model_dir / NETWORK_FILE)
     return {
         "qonnx_mismatches": 0,
+        "qonnx_reading_equal": True,
         "test_jets": check["jets"],
         "inference_cost": inference_cost_figures(wrapper),
     }
 
 
+def export_qonnx_file(
+    external: ExternalModel, name: str, path: Path, features: np.ndarray, batch_size: int, model_dir: Path
+) -> tuple[dict[str, Any], Any, dict[str, Any]]:
+    """Validate and clean a bring-your-own QONNX file into ``model_dir`` (``model.onnx``,
+    ``network.json``, ``check.json``: qonnx's executor vs the integer network read from the graph, on
+    every jet). Returns ``(details, network, source record)``."""
+    from pipeline.deploy.emulator import emulate
+    from pipeline.deploy.export_qonnx import inference_cost_figures
+    from pipeline.deploy.from_qonnx import integer_network_from_qonnx, prepare_qonnx
+    from pipeline.deploy.integer_network import NETWORK_FILE, save_network
+
+    prepared = prepare_qonnx(path, features.shape[1], f"external_models.{name}.path: {path}")
+    network = integer_network_from_qonnx(prepared.wrapper, external.accumulator_bits)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    prepared.wrapper.save(str(model_dir / "model.onnx"))
+    ideal = emulate(network, features, ideal=True)
+    _check_against_executor(
+        prepared.wrapper,
+        ideal.logits_raw,
+        ideal.output_fractional_bits,
+        features,
+        batch_size,
+        model_dir,
+        name,
+        "the integer network read from the graph",
+    )
+    save_network(network, model_dir / NETWORK_FILE)
+    source = {
+        "model": "export",
+        "format": "qonnx",
+        "external": external.path,
+        "softmax_removed": prepared.softmax_removed,
+        "removed_no_ops": list(prepared.removed_no_ops),
+        "deployed_output": "logits (scores = softmax computed in software)",
+    }
+    details = {
+        "qonnx_mismatches": 0,
+        "test_jets": len(features),
+        "inference_cost": inference_cost_figures(prepared.wrapper),
+    }
+    return details, network, source
+
+
+def _widths(model: Any, accumulators_path: Path) -> dict[str, int]:
+    from pipeline.deploy.from_qkeras import integer_network_from_qkeras
+    from pipeline.deploy.stage_io import parse_accumulator_bits, read_json
+
+    if not accumulators_path.is_file():
+        return {}
+    names = {layer.name for layer in integer_network_from_qkeras(model).layers}
+    return parse_accumulator_bits(read_json(accumulators_path, NAME), names)
+
+
 def run(inputs: StageInputs, config: Config) -> StageOutputs:
     """Export every quantized model of the run (and every external model) to QONNX and check it."""
     from pipeline.data.io import load_dataset
-    from pipeline.deploy.byo import load_external_model
+    from pipeline.deploy.byo import load_external_model, resolve_path
     from pipeline.deploy.stage_io import (
         SOURCE_FILE,
         is_float_model,
@@ -136,6 +236,19 @@ def run(inputs: StageInputs, config: Config) -> StageOutputs:
         for name, external in jobs:
             model_dir = inputs.output_dir / name
             model_dir.mkdir(parents=True, exist_ok=True)
+            if external is not None and external.is_qonnx:
+                path = resolve_path(external, inputs.repo_root, name)
+                details, network, source = export_qonnx_file(
+                    external, name, path, dataset.x_test, config.batch_size, model_dir
+                )
+                write_json(model_dir / SOURCE_FILE, source)
+                cost = details.pop("inference_cost")
+                write_model_metrics(
+                    model_dir / "metrics.json", None, dataset, None, NAME, details, cost, network=network
+                )
+                summary[name] = {"qonnx_mismatches": 0}
+                bar.advance()
+                continue
             if external is None:
                 upstream_dir = inputs.upstream["constrain"] / name
                 skipped = read_metrics_skip(upstream_dir)
@@ -147,22 +260,39 @@ def run(inputs: StageInputs, config: Config) -> StageOutputs:
                     continue
                 model = load_model(model_path)
                 spec_path = inputs.model_specs.get(name)
-                write_json(model_dir / SOURCE_FILE, {"model": "constrain"})
+                source = {"model": "constrain"}
+                accumulators_path = upstream_dir / "accumulators.json"
             else:
-                model = load_external_model(external, inputs.repo_root, name)
+                model, softmax_removed = load_external_model(external, inputs.repo_root, name)
                 save_model(model, model_dir / "model.h5")
                 spec_path = None
-                write_json(model_dir / "accumulators.json", {"layers": dict(external.accumulator_bits)})
-                write_json(model_dir / SOURCE_FILE, {"model": "export", "external": external.path})
+                accumulators_path = model_dir / "accumulators.json"
+                write_json(accumulators_path, {"layers": dict(external.accumulator_bits)})
+                source = {
+                    "model": "export",
+                    "format": "qkeras",
+                    "external": external.path,
+                    "softmax_removed": softmax_removed,
+                    "deployed_output": "logits (scores = softmax computed in software)",
+                }
+            write_json(model_dir / SOURCE_FILE, source)
             if is_float_model(model):
                 reason = "float model (no QKeras quantizers): nothing to export bit-exactly"
                 summary[name] = {"skipped": reason}
                 save_skipped(model_dir / "metrics.json", reason)
             else:
-                details = export_one(model, name, dataset.x_test, config.batch_size, model_dir)
+                widths = _widths(model, accumulators_path)
+                details = export_one(model, name, dataset.x_test, config.batch_size, model_dir, widths)
                 cost = details.pop("inference_cost")
                 metrics_path = model_dir / "metrics.json"
-                write_model_metrics(metrics_path, model, dataset, spec_path, NAME, details, cost)
+                network = None
+                if spec_path is None:
+                    from pipeline.deploy.from_qkeras import integer_network_from_qkeras
+
+                    network = integer_network_from_qkeras(model, widths)
+                write_model_metrics(
+                    metrics_path, model, dataset, spec_path, NAME, details, cost, network=network
+                )
                 summary[name] = {"qonnx_mismatches": details["qonnx_mismatches"]}
             bar.advance()
     return StageOutputs(summary=summary)

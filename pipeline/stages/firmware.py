@@ -70,20 +70,53 @@ def _hls_project_settings(project_dir: Path) -> dict[str, Any]:
     return {key: data[key] for key in ("ClockPeriod", "Part") if key in data}
 
 
-def _skip_reason(name: str, constrain_dir: Path, config: Config) -> str | None:
+def _skip_reason(
+    name: str, convert_dir: Path, config: Config, constrain_dir: Path | None = None
+) -> str | None:
+    """Why ``name`` gets no RTL flow (``None``: it gets one). ``convert_dir`` is ``convert/<model>/``;
+    ``constrain_dir`` (``constrain/<model>/``) is only looked at when convert stored no network."""
+    from pipeline.deploy.integer_network import NETWORK_FILE
+    from pipeline.deploy.stage_io import read_metrics_skip
+
     if config.rtl_models is not None and name not in config.rtl_models:
         return "not selected for the RTL flow (firmware.rtl_models)"
-    if not (constrain_dir / "model.h5").is_file():
-        return "no constrain/<model>/model.h5"
-    return None
+    if (convert_dir / NETWORK_FILE).is_file():
+        return None
+    skipped = read_metrics_skip(convert_dir)
+    if skipped:
+        return f"convert skipped it: {skipped}"
+    if constrain_dir is not None and (constrain_dir / "model.h5").is_file():
+        return None
+    return f"no convert/{name}/{NETWORK_FILE} (the network the C-simulation matched)"
 
 
-def load_network(name: str, constrain_dir: Path):
-    """``(IntegerNetwork, None)`` or ``(None, skip reason)`` for a float model."""
+def load_network(name: str, convert_dir: Path, constrain_dir: Path | None = None):
+    """``(IntegerNetwork, None)`` or ``(None, skip reason)``.
+
+    The network is ``convert/<model>/network.json``: the integer network export wrote and convert
+    matched against the C-simulation, for our models and bring-your-own ones alike. Without it
+    (upstream directories made by hand), the QKeras model ``constrain/<model>/model.h5`` is read with
+    its ``accumulators.json``.
+    """
+    from pipeline.deploy.integer_network import NETWORK_FILE
+    from pipeline.deploy.integer_network import load_network as load_saved_network
+
+    if (convert_dir / NETWORK_FILE).is_file():
+        try:
+            return load_saved_network(convert_dir / NETWORK_FILE), None
+        except (OSError, ValueError, KeyError) as error:
+            raise PipelineError(
+                NAME,
+                f"cannot read the integer network of {name}: {error}",
+                input=str(convert_dir / NETWORK_FILE),
+                fix="rerun the convert stage",
+            ) from error
     from pipeline.deploy.from_qkeras import integer_network_from_qkeras
     from pipeline.deploy.stage_io import ACCUMULATORS_FILE, is_float_model, parse_accumulator_bits, read_json
     from pipeline.models.io import load_model
 
+    if constrain_dir is None:
+        return None, f"no convert/{name}/{NETWORK_FILE}"
     model = load_model(constrain_dir / "model.h5")
     if is_float_model(model):
         return None, "float model: no fixed-point network to build"
@@ -181,21 +214,24 @@ def run(inputs: StageInputs, config: Config) -> StageOutputs:
     skipped: dict[str, str] = {}
     failures = []
     timings: dict[str, dict] = {}
-    with tempfile.TemporaryDirectory() as scratch_root, inputs.progress(NAME, len(inputs.models)) as bar:
-        for name in inputs.models:
+    from pipeline.deploy.stage_io import deployed_model_names
+
+    models = deployed_model_names(inputs.models, Path(inputs.upstream["convert"]))  # + bring-your-own
+    with tempfile.TemporaryDirectory() as scratch_root, inputs.progress(NAME, len(models)) as bar:
+        for name in models:
             model_dir = inputs.output_dir / name
             model_dir.mkdir(parents=True, exist_ok=True)
             constrain_dir = Path(inputs.upstream["constrain"]) / name
-            reason = _skip_reason(name, constrain_dir, config)
+            convert_dir = Path(inputs.upstream["convert"]) / name
+            reason = _skip_reason(name, convert_dir, config, constrain_dir)
             network = None
             if reason is None:
-                network, reason = load_network(name, constrain_dir)
+                network, reason = load_network(name, convert_dir, constrain_dir)
             if reason is not None:
                 skipped[name] = reason
                 write_json(model_dir / "metrics.json", {"skipped": reason})
                 bar.advance()
                 continue
-            convert_dir = Path(inputs.upstream["convert"]) / name
             scratch = Path(scratch_root) / name
             record = build_one(network, features, model_dir, scratch, config, convert_dir / "hls4ml_prj")
             record["hls4ml_da_kernel_cost"] = _da_kernel_cost(convert_dir)

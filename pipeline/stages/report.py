@@ -48,11 +48,12 @@ class Config(StrictModel):
 def run(inputs: StageInputs, config: Config) -> StageOutputs:
     """Build the report into ``inputs.output_dir`` (see :func:`pipeline.report.build.build_report`)."""
     from pipeline.report.build import build_report
+    from pipeline.report.collect import with_external_models
 
     run_dir = Path(inputs.upstream["data"]).parent
     summary = build_report(
         dict(inputs.upstream),
-        inputs.models,
+        with_external_models(inputs.upstream, inputs.models),
         inputs.output_dir,
         title=config.title,
         targets=config.signal_efficiencies,

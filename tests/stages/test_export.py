@@ -123,6 +123,8 @@ def test_quantized_model_exports_bit_exact(export_run):
         "jets": N_TEST,
         "mismatches": 0,
         "output_fractional_bits": 11,
+        "reference": "QKeras",
+        "qonnx_reading": {"equal_networks": True, "jets": N_TEST, "logit_mismatches": 0},
     }
     metrics = json.loads((out / "tiny_q" / "metrics.json").read_text())
     assert metrics["stage"] == "export" and metrics["details"]["qonnx_mismatches"] == 0
@@ -155,3 +157,29 @@ def test_external_model_without_input_quantizer_is_a_pipeline_error(tmp_path):
     config = export.Config(external_models={"user": {"path": "user.h5"}})
     with pytest.raises(PipelineError, match="input quantizer"):
         export.run(_inputs(tmp_path, upstream, models=()), config)
+
+
+def test_published_softmax_tagger_exports_with_its_logits(tmp_path):
+    """Issue 15.7: the hls4ml tutorial's 6-bit 16-64-32-32-5 QKeras tagger (Sequential, no input
+    quantizer, ending in Activation('softmax')) exports through export.external_models; the softmax is
+    removed and recorded, and the QONNX reading equals the QKeras one."""
+    from tests.deploy.test_byo import _published_style_tagger
+
+    upstream = make_upstream(tmp_path)
+    _published_style_tagger(sizes=(16, 64, 32, 32, 5)).save(tmp_path / "published.h5")
+    config = export.Config(
+        external_models={
+            "published": {"path": "published.h5", "input_quantizer": {"bits": 16, "integer_bits": 5}}
+        }
+    )
+    inputs = _inputs(tmp_path, upstream, models=())
+    export.run(inputs, config)
+    out = inputs.output_dir / "published"
+    source = json.loads((out / "source.json").read_text())
+    assert source["softmax_removed"] is True and source["format"] == "qkeras"
+    check = json.loads((out / "check.json").read_text())
+    assert check["mismatches"] == 0 and check["qonnx_reading"]["logit_mismatches"] == 0
+    network = json.loads((out / "network.json").read_text())
+    assert [len(layer["bias_raw"]) for layer in network["layers"]] == [64, 32, 32, 5]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["physics"]["n_samples"] == N_TEST and metrics["cost"]["bops"] > 0
