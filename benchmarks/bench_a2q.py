@@ -30,36 +30,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 
 
-def requantize(acc: np.ndarray, acc_fractional: int, fmt) -> np.ndarray:
-    """QKeras/hls4ml ``RND_CONV`` + ``SAT``: round ``acc * 2**(f_out - f_acc)`` half to even, clip."""
-    shift = fmt.fractional_bits - acc_fractional
-    if shift >= 0:
-        values = acc << shift
-    else:
-        divisor = np.int64(1) << -shift
-        quotient, remainder = np.divmod(acc, divisor)
-        half = divisor // 2
-        values = quotient + ((remainder > half) | ((remainder == half) & (quotient % 2 == 1)))
-    return np.clip(values, fmt.raw_min, fmt.raw_max)
-
-
 def integer_logits(network, x: np.ndarray, wrap_bits: dict[str, int]) -> np.ndarray:
-    """Integer forward pass; layers named in ``wrap_bits`` accumulate with wrap-around at that width."""
-    from pipeline.a2q.check import bias_in_accumulator_units, wrapped_accumulator
-    from pipeline.deploy.from_qkeras import quantize_to_raw
+    """Raw integer logits of the emulator; layers named in ``wrap_bits`` wrap at that width."""
+    from pipeline.deploy.emulator import emulate
 
-    fmt = network.input_format
-    values = quantize_to_raw(x, fmt)
-    for layer in network.layers:
-        if layer.name in wrap_bits:
-            acc = wrapped_accumulator(values, layer, fmt, wrap_bits[layer.name])
-        else:
-            acc = values @ layer.weight_raw + bias_in_accumulator_units(layer, fmt)
-        acc_fractional = fmt.fractional_bits + layer.weight_fractional_bits
-        if layer.output is None:
-            return acc
-        values, fmt = requantize(acc, acc_fractional, layer.output), layer.output
-    return values
+    return emulate(network, x, accumulator_bits=wrap_bits).logits_raw
 
 
 def eligible_layers(network, bits: int, method: str) -> list[str]:
