@@ -194,6 +194,31 @@ def summarise(runs: list[dict]) -> dict:
     }
 
 
+def markdown_tables(summary: dict) -> str:
+    """The README tables: accuracy mean +- std (%) per P and arm, one table per sweep."""
+    lines = []
+    for sweep in ("hidden", "input"):
+        points = [p for p in summary["points"] if p["sweep"] == sweep]
+        labels = sorted(
+            {p["bits"] for p in points}, key=lambda b: (b == "data_type", int(b) if b.isdigit() else 0)
+        )
+        arms = [arm for arm in ARMS if any(p["arm"] == arm for p in points)]
+        lines += [f"{sweep} sweep:", "", "| P | " + " | ".join(arms) + " |", "|---" * (len(arms) + 1) + "|"]
+        for label in labels:
+            cells = []
+            for arm in arms:
+                match = [p for p in points if p["bits"] == label and p["arm"] == arm]
+                if not match:
+                    cells.append("-")
+                    continue
+                point = match[0]
+                std = point["accuracy_std"] or 0.0
+                cells.append(f"{100 * point['accuracy_mean']:.1f} +- {100 * std:.1f} (n={point['n_seeds']})")
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def merge(paths: list[str], out: Path) -> None:
     """Join result files of the same configuration run for different seeds (CPU and wall seconds add
     up: ``cpu_seconds`` is the total CPU time, ``wall_seconds`` the longest single run)."""
@@ -209,6 +234,8 @@ def merge(paths: list[str], out: Path) -> None:
     merged["wall_seconds"] = max(part["wall_seconds"] for part in parts)
     merged["summary"] = summarise(merged["runs"])
     out.write_text(json.dumps(merged, indent=2) + "\n")
+    print(markdown_tables(merged["summary"]))
+    print(json.dumps(merged["summary"]["goal_a2q_plus_ge_a2q"], indent=2))
 
 
 def main() -> None:
@@ -342,6 +369,7 @@ def main() -> None:
                         flush=True,
                     )
     save()
+    print(markdown_tables(payload["summary"]))
     print(json.dumps(payload["summary"]["goal_a2q_plus_ge_a2q"], indent=2))
 
 
