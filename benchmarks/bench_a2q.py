@@ -223,12 +223,18 @@ def merge(paths: list[str], out: Path) -> None:
     """Join result files of the same configuration run for different seeds (CPU and wall seconds add
     up: ``cpu_seconds`` is the total CPU time, ``wall_seconds`` the longest single run)."""
     parts = [json.loads(Path(path).read_text()) for path in paths]
-    merged = {**parts[0], "runs": [run for part in parts for run in part["runs"]]}
+    runs, seen = [], set()
+    for run in (run for part in parts for run in part["runs"]):  # a point run twice counts once
+        key = (run["seed"], run["sweep"], str(run["bits"]), run["arm"])
+        if key not in seen:
+            seen.add(key)
+            runs.append(run)
+    merged = {**parts[0], "runs": runs}
     for key in ("spec", "data", "budget"):
         if any(part[key] != parts[0][key] for part in parts):
             raise SystemExit(f"cannot merge: the files differ in {key}")
     merged["command"] = [part["command"] for part in parts]
-    merged["seeds"] = [seed for part in parts for seed in part["seeds"]]
+    merged["seeds"] = sorted({seed for part in parts for seed in part["seeds"]})
     merged["exact_widths"] = {k: v for part in parts for k, v in part.get("exact_widths", {}).items()}
     merged["cpu_seconds"] = round(sum(part["cpu_seconds"] for part in parts), 1)
     merged["wall_seconds"] = max(part["wall_seconds"] for part in parts)
@@ -252,6 +258,7 @@ def main() -> None:
     parser.add_argument("--prune-epochs", type=int, default=6)
     parser.add_argument("--finetune-epochs", type=int, default=3, help="the same for every arm")
     parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--sweeps", nargs="+", choices=["hidden", "input"], default=["hidden", "input"])
     parser.add_argument("--out", default="benchmarks/results/a2q_sample.json")
     parser.add_argument(
         "--merge",
@@ -347,6 +354,8 @@ def main() -> None:
             "input": (names[:1], [*options.input_bits, "data_type"]),
         }
         for sweep, (swept, bit_labels) in sweeps.items():
+            if sweep not in options.sweeps:
+                continue
             for label in bit_labels:
                 widths = {n: data_type[n] if label == "data_type" else int(label) for n in swept}
                 for arm in ARMS:
