@@ -39,8 +39,12 @@ def a2q_plus_l1_bound(accumulator_bits: int, input_bits: int) -> float:
 
     With ``sum(q) = 0``, ``x . q = (x - c) . q`` for the mid-range ``c`` of the input interval, whose
     half-width is ``(2**N - 1) / 2`` for signed and unsigned inputs alike, so
-    ``|x . q| <= (2**N - 1) / 2 * ||q||_1 <= 2**(P-1) - 1``. It holds for ``q - mean(q)``; after
-    rounding ``sum(q)`` may differ from 0, which :mod:`pipeline.a2q.check` catches and repairs.
+    ``|x . q| <= (2**N - 1) / 2 * ||q||_1 <= 2**(P-1) - 1``. Equivalently the positive and the negative
+    weights each sum to at most ``(2**P - 2) / (2 (2**N - 1))`` in magnitude, which rounding toward
+    zero preserves even where it breaks ``sum(q) = 0`` (:mod:`pipeline.a2q.layers`).
+
+    For a signed input the A2Q bound is ``(2**P - 2) / 2**N``: A2Q+ gains only a factor
+    ``1 + 1/(2**N - 1)`` there, so the constrain stage allows ``a2q_plus`` on unsigned inputs only.
     """
     return (2.0**accumulator_bits - 2.0) / (2.0**input_bits - 1.0)
 

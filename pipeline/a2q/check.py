@@ -1,4 +1,4 @@
-"""Exact worst-case accumulator check of a dense layer in its firmware form, and its repair.
+"""Exact worst-case accumulator check of a dense layer in its firmware form.
 
 hls4ml's ``dense_latency`` (``nnet_dense_latency.h``) initialises ``acc[j] = (accum_t) bias[j]`` and
 then adds every product ``x[i] * w[i, j]`` into the same ``accum_t`` (default overflow mode: WRAP).
@@ -13,7 +13,13 @@ wraps cancel. Over all inputs ``x_i`` in ``[x_min, x_max]`` (the raw range of th
 
 and the layer is overflow-free at P bits iff ``-2**(P-1) <= min_j`` and ``max_j <= 2**(P-1) - 1``
 for every channel. All values are raw integers in accumulator units (``f_acc = f_x + f_w``); the bias
-enters as ``floor(b_raw * 2**(f_acc - f_b))`` (``ap_fixed`` truncation when ``f_b > f_acc``).
+enters as ``floor(b_raw * 2**(f_acc - f_b))`` (``ap_fixed`` truncation when ``f_b > f_acc``,
+:func:`pipeline.deploy.emulator.aligned_bias`).
+
+The check never changes a weight: the constrain stage runs it on the integer weights as the
+training parametrisation rounds them and fails, naming the layer and channels, when one can overflow.
+The wrap-around forward pass it is tested against is the emulator's
+(:func:`pipeline.deploy.emulator.dense_accumulator`).
 """
 
 from __future__ import annotations
@@ -22,13 +28,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pipeline.deploy.emulator import aligned_bias
 from pipeline.deploy.integer_network import DenseLayer, FixedFormat
 from pipeline.errors import PipelineError
-
-
-def bias_in_accumulator_units(layer: DenseLayer, input_format: FixedFormat) -> np.ndarray:
-    """The bias as hls4ml's ``(accum_t) bias`` cast sees it: raw integers at ``f_acc = f_x + f_w``."""
-    return layer.bias_at(input_format.fractional_bits + layer.weight_fractional_bits)
 
 
 def accumulator_extremes(
@@ -84,9 +86,7 @@ class LayerCheck:
 def check_layer(layer: DenseLayer, input_format: FixedFormat, accumulator_bits: int) -> LayerCheck:
     """Prove (or refute) that ``layer`` never overflows a P-bit accumulator for any input of
     ``input_format``, bias included (see the module docstring for the derivation)."""
-    low, high = accumulator_extremes(
-        layer.weight_raw, bias_in_accumulator_units(layer, input_format), input_format
-    )
+    low, high = accumulator_extremes(layer.weight_raw, aligned_bias(layer, input_format), input_format)
     limit_low, limit_high = -(2 ** (accumulator_bits - 1)), 2 ** (accumulator_bits - 1) - 1
     failing = np.flatnonzero((low < limit_low) | (high > limit_high))
     worst_low, worst_high = int(low.min()), int(high.max())
@@ -100,68 +100,6 @@ def check_layer(layer: DenseLayer, input_format: FixedFormat, accumulator_bits: 
     )
 
 
-def repair_weights(
-    weight_raw: np.ndarray, bias_acc: np.ndarray, input_format: FixedFormat, accumulator_bits: int, where: str
-) -> np.ndarray:
-    """Shrink integer weights toward zero, one unit of the largest-magnitude weight on the overflowing
-    side at a time, until every channel's exact extremes fit P bits.
-
-    Shrinking ``|q|`` never widens either extreme (``x_min <= 0 <= x_max``), so this terminates; zeros
-    (pruned weights) stay zero. It fixes the small residue A2Q+ rounding leaves (``sum(q) != 0``).
-
-    Raises:
-        PipelineError: the bias alone does not fit P bits.
-    """
-    weights = np.array(weight_raw, dtype=np.int64)
-    bias = np.asarray(bias_acc, dtype=np.int64)
-    limit_low, limit_high = -(2 ** (accumulator_bits - 1)), 2 ** (accumulator_bits - 1) - 1
-    if np.any(bias < limit_low) or np.any(bias > limit_high):
-        raise PipelineError(
-            "constrain",
-            f"a bias alone does not fit a {accumulator_bits}-bit accumulator",
-            input=where,
-            fix="raise accumulator_bits or narrow the bias quantizer",
-        )
-    x_min, x_max = input_format.raw_min, input_format.raw_max
-    for channel in range(weights.shape[1]):
-        column = weights[:, channel]
-        while True:
-            low, high = accumulator_extremes(column[:, None], bias[channel : channel + 1], input_format)
-            if high[0] > limit_high:  # too large: shrink a positive weight (x_max) or a negative one (x_min)
-                candidates = np.where(column > 0, column * x_max, 0) + np.where(column < 0, column * x_min, 0)
-            elif low[0] < limit_low:
-                candidates = np.where(column > 0, -column * x_min, 0) + np.where(
-                    column < 0, -column * x_max, 0
-                )
-            else:
-                break
-            index = int(np.argmax(candidates))
-            column[index] -= np.sign(column[index])
-    return weights
-
-
-def wrap(values: np.ndarray, bits: int) -> np.ndarray:
-    """Two's-complement wrap-around of int64 ``values`` to ``bits`` bits (ap_fixed AP_WRAP)."""
-    modulus = np.int64(1) << bits
-    half = np.int64(1) << (bits - 1)
-    return ((np.asarray(values, dtype=np.int64) + half) % modulus) - half
-
-
-def wrapped_accumulator(
-    x_raw: np.ndarray, layer: DenseLayer, input_format: FixedFormat, bits: int
-) -> np.ndarray:
-    """Emulate hls4ml's accumulation literally: ``acc = bias``, then ``acc = wrap(acc + x_i * w_ij)``
-    input by input, in a P-bit accumulator. Returns the final raw accumulator ``(batch, fan_out)``."""
-    x = np.asarray(x_raw, dtype=np.int64)
-    acc = wrap(
-        np.broadcast_to(bias_in_accumulator_units(layer, input_format), (x.shape[0], layer.bias_raw.size)),
-        bits,
-    )
-    for i in range(x.shape[1]):
-        acc = wrap(acc + x[:, i : i + 1] * layer.weight_raw[i][None, :], bits)
-    return acc
-
-
 def adversarial_inputs(weight_raw: np.ndarray, input_format: FixedFormat) -> np.ndarray:
     """Per output channel, the two raw input vectors reaching its extreme accumulator values
     (``(2 * fan_out, fan_in)``: rows ``2j`` maximise and ``2j + 1`` minimise channel ``j``)."""
@@ -170,3 +108,22 @@ def adversarial_inputs(weight_raw: np.ndarray, input_format: FixedFormat) -> np.
     high = np.where(weights > 0, x_max, x_min).T
     low = np.where(weights > 0, x_min, x_max).T
     return np.stack([high, low], axis=1).reshape(-1, weights.shape[0])
+
+
+def require_no_overflow(check: LayerCheck, layer: DenseLayer, input_format: FixedFormat, where: str) -> None:
+    """Raise a :class:`PipelineError` naming the layer and its first failing channels (with their
+    exact worst-case accumulator range) when ``check`` found a channel that can overflow."""
+    if check.fits:
+        return
+    low, high = accumulator_extremes(layer.weight_raw, aligned_bias(layer, input_format), input_format)
+    shown = ", ".join(f"channel {c}: [{int(low[c])}, {int(high[c])}]" for c in check.failing_channels[:5])
+    more = f" and {len(check.failing_channels) - 5} more" if len(check.failing_channels) > 5 else ""
+    limit = 2 ** (check.accumulator_bits - 1)
+    raise PipelineError(
+        "constrain",
+        f"layer '{layer.name}' can overflow its {check.accumulator_bits}-bit accumulator (range "
+        f"[{-limit}, {limit - 1}]): {shown}{more}; the integer weights break the accumulator bound",
+        input=where,
+        fix="report it (the A2Q/A2Q+ parametrisation must keep every channel inside its bound), "
+        f"or raise accumulator_bits to at least {check.exact_bits}",
+    )

@@ -14,12 +14,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pipeline.a2q.bounds import data_type_bound_bits, l1_bound, weight_level_bound_bits
-from pipeline.a2q.check import (
-    accumulator_extremes,
-    bias_in_accumulator_units,
-    check_layer,
-    signed_bits_for_range,
-)
+from pipeline.a2q.check import accumulator_extremes, check_layer, signed_bits_for_range
+from pipeline.deploy.emulator import aligned_bias
 from pipeline.deploy.from_qkeras import integer_network_from_qkeras
 
 if TYPE_CHECKING:
@@ -47,7 +43,7 @@ def layer_widths(
     for layer in network.layers:
         weight_bits = int(model.get_layer(layer.name).kernel_quantizer_internal.bits)
         fan_in, fan_out = layer.weight_raw.shape
-        bias_acc = bias_in_accumulator_units(layer, input_format)
+        bias_acc = aligned_bias(layer, input_format)
         low, high = accumulator_extremes(layer.weight_raw, bias_acc, input_format)
         record: dict[str, Any] = {
             "name": layer.name,

@@ -12,6 +12,12 @@ Speed: the integer arithmetic runs in float32/float64 BLAS wherever every partia
 exactly representable there (bounds checked per layer); results are int64. On 100k jets of the
 16-64-32-32-5 tagger it is ~250x faster than hls4ml's compiled ``predict`` (benchmarks/bench_emulator.py).
 
+One forward pass for every user: the pipeline's stages (convert, firmware, report), the A2Q checks
+(:mod:`pipeline.a2q.check`) and the benchmarks. Wrap-around at a chosen accumulator width ``P`` is
+available to all of them: :func:`with_accumulator_bits` (or ``emulate(..., accumulator_bits=...)``)
+gives a layer a P-bit accumulator, :func:`dense_accumulator` evaluates one layer on raw integer
+inputs (e.g. the adversarial inputs of the A2Q proof).
+
 Counters: per layer, ``accumulator_overflows`` = number of (jet, neuron) sums outside the accumulator
 range (each one wrapped), ``saturations`` = number of activations clipped by the output format.
 Reference: Colbert et al., "A2Q: Accumulator-Aware Quantization with Guaranteed Overflow Avoidance"
@@ -20,7 +26,8 @@ Reference: Colbert et al., "A2Q: Accumulator-Aware Quantization with Guaranteed 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -76,6 +83,52 @@ def wrap(raw: np.ndarray, fmt: FixedFormat) -> np.ndarray:
     return (raw - fmt.raw_min) % (2**fmt.bits) + fmt.raw_min
 
 
+def aligned_bias(layer: DenseLayer, input_format: FixedFormat) -> np.ndarray:
+    """The bias as hls4ml's ``acc = (accum_t) bias`` sees it: raw int64 at ``f_acc = f_x + f_w``
+    (exact left shift, or ``ap_fixed`` truncation toward minus infinity when ``f_b > f_acc``)."""
+    return layer.bias_at(input_format.fractional_bits + layer.weight_fractional_bits)
+
+
+def with_accumulator_bits(
+    network: IntegerNetwork, accumulator_bits: Mapping[str, int] | int
+) -> IntegerNetwork:
+    """``network`` with P-bit two's-complement accumulators (``ap_fixed<P, P - f_x - f_w>``, AP_WRAP).
+
+    Args:
+        accumulator_bits: one P for every dense layer, or ``layer name -> P`` (layers not named keep
+            their accumulator; ``None`` as a value makes that layer's accumulator wide).
+
+    Raises:
+        ValueError: a name that is not a dense layer of ``network``.
+    """
+    names = [layer.name for layer in network.layers]
+    widths = (
+        dict.fromkeys(names, accumulator_bits)
+        if isinstance(accumulator_bits, int)
+        else dict(accumulator_bits)
+    )
+    unknown = sorted(set(widths) - set(names))
+    if unknown:
+        raise ValueError(f"accumulator_bits names unknown dense layers {unknown} (layers: {names})")
+    layers, x_format = [], network.input_format
+    for layer in network.layers:
+        if layer.name in widths:
+            bits = widths[layer.name]
+            fractional = x_format.fractional_bits + layer.weight_fractional_bits
+            accumulator = None if bits is None else FixedFormat(int(bits), int(bits) - fractional, True)
+            layer = replace(layer, accumulator=accumulator)
+        layers.append(layer)
+        x_format = layer.output
+    return replace(network, layers=tuple(layers))
+
+
+def dense_accumulator(x_raw: np.ndarray, layer: DenseLayer, input_format: FixedFormat) -> np.ndarray:
+    """One layer's final accumulator on raw integer inputs ``(batch, fan_in)`` of ``input_format``:
+    ``aligned bias + x_raw @ w_raw``, wrapped to ``layer.accumulator`` when it has one (int64)."""
+    (plan,) = _plan((layer,), input_format)
+    return _run_layer(np.asarray(x_raw, dtype=np.int64), plan)[0].astype(np.int64)
+
+
 def _quantize_float(values: np.ndarray, fmt: FixedFormat) -> tuple[np.ndarray, int]:
     scaled = np.round(values * 2.0**fmt.fractional_bits)
     clipped = np.clip(scaled, fmt.raw_min, fmt.raw_max)
@@ -106,7 +159,7 @@ def _plan(layers: tuple[DenseLayer, ...], input_format: FixedFormat) -> list[_Pl
                 f"layer {layer.name}: accumulator has {layer.accumulator.fractional_bits} fractional bits, "
                 f"expected f_x + f_w = {fractional}"
             )
-        bias = layer.bias_at(fractional)
+        bias = aligned_bias(layer, x_format)
         x_max = max(abs(x_format.raw_min), abs(x_format.raw_max))
         l1 = int(np.abs(layer.weight_raw).sum(axis=0).max(initial=0))
         bound = x_max * l1 + int(np.abs(bias).max(initial=0))
@@ -146,6 +199,7 @@ def emulate(
     features: np.ndarray,
     *,
     ideal: bool = False,
+    accumulator_bits: Mapping[str, int] | int | None = None,
     keep_layers: bool = False,
     chunk_size: int = 8192,
 ) -> EmulatorResult:
@@ -159,9 +213,12 @@ def emulate(
         network: the integer network.
         features: the model inputs (the standardised jet features), any float dtype.
         ideal: ignore accumulator widths (never wrap): the exact QKeras arithmetic.
+        accumulator_bits: wrap-around at these widths first (see :func:`with_accumulator_bits`).
         keep_layers: also return each layer's raw accumulator and output (:class:`LayerTrace`).
         chunk_size: jets per block (keeps the working set in cache; results do not depend on it).
     """
+    if accumulator_bits is not None:
+        network = with_accumulator_bits(network, accumulator_bits)
     layers = network.layers
     if ideal:
         layers = tuple(DenseLayer(**{**layer.__dict__, "accumulator": None}) for layer in layers)

@@ -5,13 +5,16 @@ Per model, from ``prune/<model>/model.h5`` and the spec's layer options ``accumu
 ``accumulator_method`` (``a2q`` | ``a2q_plus``):
 
 * constrained models: the named dense layers become :class:`pipeline.a2q.layers.AccumulatorAwareDense`
-  (A2Q+: Euclidean-projection initialisation), the model is fine-tuned with the constraint, stripped
-  to plain QKeras ``QDense`` layers with on-grid weights, and every channel of every constrained layer
-  is proven overflow-free by the exact worst-case check (bias included), else the stage fails;
+  (A2Q+: exact Euclidean-projection initialisation, per-channel zero-centring; ``a2q_plus`` on a
+  signed input is an error), the model is fine-tuned with the constraint, stripped to plain QKeras
+  ``QDense`` layers with on-grid weights, and every channel of every constrained layer is checked
+  exactly over all inputs (bias included) on the integer weights as fine-tuned. No weight is
+  repaired: a channel that could overflow fails the stage, naming the layer and the channel;
 * other models pass through (model copied, ``"constrained": false``).
 
 Writes ``constrain/<model>/model.h5``, ``accumulators.json`` (per layer: data-type, weight-level and
-exact widths, target P, method, check) and ``metrics.json`` (``pipeline.measure``).
+exact widths, target P, method, check, ``zero_centred_channels`` / ``a2q_channels``) and
+``metrics.json`` (``pipeline.measure``).
 """
 
 from __future__ import annotations
@@ -45,6 +48,28 @@ class Config(StrictModel):
     learning_rate: float | None = Field(default=None, gt=0.0)
     batch_size_override: int | None = Field(default=None, ge=1)
     patience: int | None = Field(default=3, ge=1)
+
+
+PROOF = (
+    "exact worst-case check (bias included) of the integer weights as fine-tuned, per channel; "
+    "no weight is repaired: a channel that could overflow fails the stage"
+)
+
+
+def prove_overflow_free(model, targets: dict[str, tuple[int, str]], where: str) -> None:
+    """Run the exact worst-case check (:func:`pipeline.a2q.check.check_layer`) on every constrained
+    layer of the stripped QKeras ``model`` and raise a :class:`PipelineError` naming the first layer
+    with a channel that can overflow its P-bit accumulator, and the channel. Nothing is repaired."""
+    from pipeline.a2q.check import check_layer, require_no_overflow
+    from pipeline.deploy.from_qkeras import integer_network_from_qkeras
+
+    network = integer_network_from_qkeras(model)
+    input_format = network.input_format
+    for layer in network.layers:
+        if layer.name in targets:
+            check = check_layer(layer, input_format, targets[layer.name][0])
+            require_no_overflow(check, layer, input_format, where)
+        input_format = layer.output
 
 
 def accumulator_targets(spec) -> dict[str, tuple[int, str]]:
@@ -102,7 +127,7 @@ def run(inputs: StageInputs, config: Config) -> StageOutputs:
             summary[name] = _pass_through(name, spec, pruned_dir, out)
             continue
 
-        from pipeline.a2q.layers import strip, to_accumulator_aware
+        from pipeline.a2q.layers import constraint_summary, strip, to_accumulator_aware
         from pipeline.a2q.report import layer_widths
         from pipeline.measure import measure_model, save_metrics
 
@@ -127,12 +152,11 @@ def run(inputs: StageInputs, config: Config) -> StageOutputs:
                 on_epoch_end=lambda _epoch: bar.advance(),
             )
         model = strip(constrained)
+        prove_overflow_free(model, targets, where=f"model '{name}'")  # before anything is written
         layers = layer_widths(model, targets)
-        failing = [
-            record["name"] for record in layers if record["check"] is not None and not record["check"]["fits"]
-        ]
-        if failing:  # strip() repairs every channel, so this is a bug, never a silent overflow
-            raise PipelineError(NAME, f"worst-case accumulator check failed for layers {failing}", input=name)
+        constraints = constraint_summary(constrained)
+        for record in layers:
+            record.update(constraints.get(record["name"], {}))
         save_model(model, out / "model.h5")
         (out / "history.json").write_text(json.dumps(history, indent=2) + "\n")
         for record in layers:
@@ -141,7 +165,9 @@ def run(inputs: StageInputs, config: Config) -> StageOutputs:
                 for b in before
                 if b["name"] == record["name"]
             )
-        write_json(out / "accumulators.json", {"model": name, "constrained": True, "layers": layers})
+        write_json(
+            out / "accumulators.json", {"model": name, "constrained": True, "proof": PROOF, "layers": layers}
+        )
         widths = {
             r["name"]: {k: r[k] for k in ("data_type_bits", "weight_level_bits", "target_bits")}
             for r in layers

@@ -1,4 +1,4 @@
-"""Exact worst-case accumulator check, wrap-around emulation and repair."""
+"""Exact worst-case accumulator check against brute force and the emulator's wrap-around pass."""
 
 from __future__ import annotations
 
@@ -10,13 +10,11 @@ import pytest
 from pipeline.a2q.check import (
     accumulator_extremes,
     adversarial_inputs,
-    bias_in_accumulator_units,
     check_layer,
-    repair_weights,
-    wrap,
-    wrapped_accumulator,
+    require_no_overflow,
 )
-from pipeline.deploy.integer_network import DenseLayer, FixedFormat
+from pipeline.deploy.emulator import aligned_bias, dense_accumulator, with_accumulator_bits
+from pipeline.deploy.integer_network import DenseLayer, FixedFormat, IntegerNetwork
 from pipeline.errors import PipelineError
 
 
@@ -38,7 +36,7 @@ def test_extremes_equal_brute_force_over_all_inputs(signed):
     rng = np.random.default_rng(0)
     fmt = FixedFormat(bits=3, integer_bits=1, signed=signed)  # f_x = 2, f_acc = 5
     layer = _layer(rng.integers(-16, 16, (3, 4)), rng.integers(-8, 8, 4))
-    bias_acc = bias_in_accumulator_units(layer, fmt)
+    bias_acc = aligned_bias(layer, fmt)
     np.testing.assert_array_equal(bias_acc, layer.bias_raw << 2)
     values = range(fmt.raw_min, fmt.raw_max + 1)
     grid = np.array(list(itertools.product(values, repeat=3)))
@@ -51,8 +49,10 @@ def test_extremes_equal_brute_force_over_all_inputs(signed):
     np.testing.assert_array_equal(reached[1::2].diagonal(), low)
 
 
-def test_wrap_matches_twos_complement():
-    np.testing.assert_array_equal(wrap(np.array([127, 128, -129, 255, -256]), 8), [127, -128, 127, -1, 0])
+def _wrapped(x, layer, fmt, bits):
+    """The emulator's layer accumulator with a ``bits``-bit wrap-around accumulator."""
+    (wrapped,) = with_accumulator_bits(IntegerNetwork(fmt, (layer,)), bits).layers
+    return dense_accumulator(x, wrapped, fmt)
 
 
 def test_check_passes_and_fails_like_the_wrapped_emulation():
@@ -61,29 +61,23 @@ def test_check_passes_and_fails_like_the_wrapped_emulation():
     layer = _layer(rng.integers(-32, 32, (16, 8)), rng.integers(-32, 32, 8))
     check = check_layer(layer, fmt, 12)
     x = adversarial_inputs(layer.weight_raw, fmt)
-    exact = x @ layer.weight_raw + bias_in_accumulator_units(layer, fmt)
+    exact = x @ layer.weight_raw + aligned_bias(layer, fmt)
+    np.testing.assert_array_equal(dense_accumulator(x, layer, fmt), exact)  # no accumulator: exact
     assert check.exact_bits > 12 and not check.fits
-    overflowed = np.any(wrapped_accumulator(x, layer, fmt, 12) != exact, axis=0)
+    overflowed = np.any(_wrapped(x, layer, fmt, 12) != exact, axis=0)
     np.testing.assert_array_equal(np.flatnonzero(overflowed), check.failing_channels)
     wide = check_layer(layer, fmt, check.exact_bits)
     assert wide.fits and not check_layer(layer, fmt, check.exact_bits - 1).fits
-    np.testing.assert_array_equal(wrapped_accumulator(x, layer, fmt, check.exact_bits), exact)
+    np.testing.assert_array_equal(_wrapped(x, layer, fmt, check.exact_bits), exact)
 
 
-def test_repair_fits_and_only_shrinks():
-    rng = np.random.default_rng(2)
-    fmt = FixedFormat(bits=6, integer_bits=3, signed=True)
-    weights = rng.integers(-32, 32, (16, 8)) * (rng.uniform(size=(16, 8)) > 0.3)
-    layer = _layer(weights, rng.integers(-32, 32, 8))
-    bias_acc = bias_in_accumulator_units(layer, fmt)
-    repaired = repair_weights(weights, bias_acc, fmt, 11, "dense_1")
-    assert check_layer(_layer(repaired, layer.bias_raw), fmt, 11).fits
-    assert not check_layer(layer, fmt, 11).fits
-    assert np.all(np.abs(repaired) <= np.abs(weights)) and np.all(repaired[weights == 0] == 0)
-    assert np.all(np.sign(repaired) * np.sign(weights) >= 0)
-
-
-def test_bias_alone_too_wide_is_an_error():
+def test_a_failing_check_names_the_layer_and_channel():
     fmt = FixedFormat(bits=6, integer_bits=0, signed=False)
-    with pytest.raises(PipelineError, match="bias alone"):
-        repair_weights(np.ones((2, 1), np.int64), np.array([600]), fmt, 10, "dense_1")
+    weights = np.zeros((4, 3), np.int64)
+    weights[:, 1] = [31, 31, 0, 0]  # 2 * 31 * 63 = 3906 > 2**11 - 1
+    layer = _layer(weights, np.zeros(3))
+    check = check_layer(layer, fmt, 12)
+    assert check.failing_channels == (1,)
+    with pytest.raises(PipelineError, match=r"layer 'dense_1' can overflow.*channel 1: \[0, 3906\]"):
+        require_no_overflow(check, layer, fmt, "model 'toy'")
+    require_no_overflow(check_layer(layer, fmt, 13), layer, fmt, "model 'toy'")  # fits: no error

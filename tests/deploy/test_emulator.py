@@ -55,3 +55,37 @@ def test_narrow_accumulator_wraps_and_is_counted(tiny):
     assert np.all(difference % (1 << 13) == 0)
     assert np.array_equal(ideal.logits, expected.astype(np.float64))
     assert [trace.name for trace in ideal.layers] == ["dense_1", "output"]
+
+
+def test_accumulator_bits_option_wraps_like_the_network_built_with_them(tiny):
+    from pipeline.deploy.emulator import with_accumulator_bits
+
+    model, features, _ = tiny
+    plain = integer_network_from_qkeras(model)
+    built = emulate(integer_network_from_qkeras(model, {"output": 13}), features)
+    option = emulate(plain, features, accumulator_bits={"output": 13})
+    assert np.array_equal(option.logits_raw, built.logits_raw)
+    assert option.accumulator_overflows == built.accumulator_overflows
+    every_layer = with_accumulator_bits(plain, 13)
+    assert [layer.accumulator.bits for layer in every_layer.layers] == [13, 13]
+    assert with_accumulator_bits(every_layer, {"output": None}).layers[1].accumulator is None
+    with pytest.raises(ValueError, match="unknown dense layers"):
+        with_accumulator_bits(plain, {"dense_9": 12})
+
+
+def test_layer_accumulator_equals_hls4ml_input_by_input_wrapping(tiny):
+    """hls4ml's dense_latency: acc = (accum_t) bias, then acc += x_i * w_ij with AP_WRAP after each
+    addition; the emulator wraps only the final sum (addition modulo 2**P): the same integers."""
+    from pipeline.deploy.emulator import aligned_bias, dense_accumulator, with_accumulator_bits
+
+    model, _, _ = tiny
+    network = with_accumulator_bits(integer_network_from_qkeras(model), 12)
+    layer, fmt = network.layers[0], network.input_format
+    rng = np.random.default_rng(4)
+    x = rng.integers(fmt.raw_min, fmt.raw_max + 1, (500, layer.weight_raw.shape[0]))
+    acc = wrap(np.broadcast_to(aligned_bias(layer, fmt), (500, layer.bias_raw.size)), layer.accumulator)
+    for i in range(x.shape[1]):
+        acc = wrap(acc + x[:, i : i + 1] * layer.weight_raw[i][None, :], layer.accumulator)
+    emulated = dense_accumulator(x, layer, fmt)
+    assert np.array_equal(emulated, acc)
+    assert not np.array_equal(emulated, x @ layer.weight_raw + aligned_bias(layer, fmt))  # it did wrap

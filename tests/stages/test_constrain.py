@@ -103,12 +103,8 @@ def finished(tmp_path_factory):
 
 
 def test_constrained_model_is_proven_overflow_free(finished):
-    from pipeline.a2q.check import (
-        adversarial_inputs,
-        bias_in_accumulator_units,
-        check_layer,
-        wrapped_accumulator,
-    )
+    from pipeline.a2q.check import adversarial_inputs, check_layer
+    from pipeline.deploy.emulator import aligned_bias, dense_accumulator, with_accumulator_bits
     from pipeline.deploy.from_qkeras import integer_network_from_qkeras
     from pipeline.measure import ModelMetrics, load_metrics
     from pipeline.models.io import load_model
@@ -125,7 +121,9 @@ def test_constrained_model_is_proven_overflow_free(finished):
     assert report["constrained"] is True
     targets = {"dense_1": (14, "a2q"), "dense_2": (12, "a2q_plus"), "dense_3": (12, "a2q_plus")}
     assert {r["name"]: (r["target_bits"], r["method"]) for r in report["layers"]} == targets
+    assert "no weight is repaired" in report["proof"]
     for record in report["layers"]:
+        assert record["zero_centred_channels"] + record["a2q_channels"] == record["fan_out"]
         assert record["check"]["fits"] and record["exact_bits"] <= record["target_bits"]
         assert record["data_type_bits"] > record["target_bits"]  # the constraint is what makes it fit
         assert record["before_constraint"]["exact_bits"] > record["target_bits"]
@@ -139,13 +137,14 @@ def test_constrained_model_is_proven_overflow_free(finished):
     model = load_model(out / "model.h5")
     pruned = load_model(prune_dir / "toy_a2q" / "model.h5")
     network = integer_network_from_qkeras(model)
+    wrapped = with_accumulator_bits(network, {name: bits for name, (bits, _) in targets.items()})
     fmt = network.input_format
-    for layer in network.layers:
+    for layer, wrapped_layer in zip(network.layers, wrapped.layers, strict=True):
         bits = targets[layer.name][0]
         assert check_layer(layer, fmt, bits).fits
         x = adversarial_inputs(layer.weight_raw, fmt)
-        exact = x @ layer.weight_raw + bias_in_accumulator_units(layer, fmt)
-        np.testing.assert_array_equal(wrapped_accumulator(x, layer, fmt, bits), exact)
+        exact = x @ layer.weight_raw + aligned_bias(layer, fmt)
+        np.testing.assert_array_equal(dense_accumulator(x, wrapped_layer, fmt), exact)
         assert np.all(layer.weight_raw[pruned.get_layer(layer.name).get_weights()[0] == 0] == 0)
         fmt = layer.output
 
@@ -198,3 +197,42 @@ def test_same_seed_same_weights_and_float_models_pass_through(finished, tmp_path
     assert (
         report["constrained"] is False and report["layers"] is None and "no integer form" in report["reason"]
     )
+
+
+def test_an_over_budget_weight_fails_the_stage_naming_layer_and_channel(finished, tmp_path, monkeypatch):
+    """The proof can fail: a weight pushed over the bound after fine-tuning (injected into the real
+    strip) is not repaired; the stage stops, names the layer and channel, and writes no model."""
+    import pipeline.a2q.layers as layers
+
+    real_strip = layers.strip
+
+    def strip_then_break(model):
+        stripped = real_strip(model)
+        kernel, bias = stripped.get_layer("dense_2").get_weights()
+        kernel[:, 3] = 31 / 32  # every weight of channel 3 at the 6-bit maximum: L1 = 16 * 31
+        stripped.get_layer("dense_2").set_weights([kernel, bias])
+        return stripped
+
+    monkeypatch.setattr(layers, "strip", strip_then_break)
+    root, prune_dir, _ = finished
+    specs = {"toy_a2q": root / "toy_a2q.yaml"}
+    with pytest.raises(
+        PipelineError, match=r"layer 'dense_2' can overflow its 12-bit accumulator.*channel 3"
+    ) as error:
+        constrain.run(_inputs(tmp_path / "out", root / "data", prune_dir, specs), constrain.Config(epochs=1))
+    assert error.value.input == "model 'toy_a2q'"
+    assert not (tmp_path / "out" / "toy_a2q" / "model.h5").exists()
+    assert not (tmp_path / "out" / "toy_a2q" / "accumulators.json").exists()
+
+
+def test_a2q_plus_on_the_signed_input_layer_is_an_error_naming_the_spec(finished, tmp_path):
+    root, prune_dir, _ = finished
+    spec = _spec(tmp_path, "toy_a2q", accumulator_bits=16, accumulator_method="a2q_plus")
+    text = yaml.safe_load(spec.read_text())
+    text["layers"][0] = {"units": 16}  # the first layer inherits a2q_plus, on the signed 8-bit input
+    spec.write_text(yaml.safe_dump(text))
+    with pytest.raises(PipelineError, match="a2q_plus needs an unsigned input") as error:
+        constrain.run(
+            _inputs(tmp_path / "out", root / "data", prune_dir, {"toy_a2q": spec}), constrain.Config(epochs=1)
+        )
+    assert str(spec) in error.value.input and "dense_1" in error.value.input
