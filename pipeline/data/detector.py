@@ -86,7 +86,7 @@ def merge_into_cells(
     """Sum ``energy`` into the cells of :func:`grid`; returns ``(cell eta, cell phi, cell energy)``.
 
     ``phi`` may be in any range (it is wrapped into [0, 2 pi)); deposits with |eta| >= ``eta_max``
-    are lost. Cells come out in grid order (eta bin, then phi bin).
+    are lost, and so are cells without energy. Cells come out in grid order (eta bin, then phi bin).
     """
     eta_bins, eta_width, phi_bins, phi_width = grid(cell, eta_max)
     inside = np.abs(eta) < eta_max
@@ -94,6 +94,8 @@ def merge_into_cells(
     phi_index = np.minimum((np.mod(phi[inside], 2 * np.pi) / phi_width).astype(np.int64), phi_bins - 1)
     cells, inverse = np.unique(eta_index * phi_bins + phi_index, return_inverse=True)
     cell_energy = np.bincount(inverse, weights=energy[inside], minlength=len(cells))
+    filled = cell_energy > 0  # like the C++ code (`curbincontent > 0`): a zero-energy photon makes no cell
+    cells, cell_energy = cells[filled], cell_energy[filled]
     cell_eta = -eta_max + (cells // phi_bins + 0.5) * eta_width
     cell_phi = (cells % phi_bins + 0.5) * phi_width
     return cell_eta, cell_phi, cell_energy
