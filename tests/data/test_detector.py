@@ -111,3 +111,11 @@ def test_smearing_is_seeded():
     other = emulate(np.array([2112, 22]), particles, DetectorSettings(), np.random.default_rng(6))
     np.testing.assert_array_equal(first.energy, again.energy)
     assert not np.array_equal(first.energy, other.energy)
+
+
+def test_a_zero_energy_photon_makes_no_cell_and_no_nan():
+    """A cell is made only from deposited energy (``curbincontent > 0``); a 0 GeV photon once gave NaN."""
+    zero_energy = np.array([[0.0, 0.0, 0.0, 0.0], [1e-300, 0.0, 0.0, 0.0]])  # at rest / at eta = 0
+    particles = np.vstack([momenta([50.0], [0.2], [1.0]), zero_energy])
+    objects = emulate(np.array([22, 22, 22]), particles, DetectorSettings(), np.random.default_rng(2))
+    assert len(objects.energy) == 1 and np.isfinite(objects.energy).all()
