@@ -312,3 +312,10 @@ def generate_chunk(
             "widen the cuts or the pTHat window"
         )
     return np.vstack(rows)
+
+
+def generate_jets(*args, **kwargs):
+    """Moved to :func:`pipeline.data.chunks.generate_jets` (kept here for existing callers)."""
+    from pipeline.data.chunks import generate_jets as chunked
+
+    return chunked(*args, **kwargs)
