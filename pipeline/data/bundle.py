@@ -1,96 +1,99 @@
-"""Command line to make a jet sample file, resumable chunk by chunk.
+"""Command line to make a jet sample file, resumable chunk by chunk, on the Dask engine.
 
-``python -m pipeline.data.bundle --jets-per-class 10000 --seed 2026 --workers 2 \
---cache /tmp/jet_chunks --output triggers_data/jets_pythia.h5``
+``python -m pipeline.data.bundle --jets-per-class 20000 --seed 2026 --workers 2 \
+--cache .cache/jet_chunks --output jets.h5``
 
-Each chunk (class, index) is stored in ``--cache`` as soon as it is done, so an interrupted run
-resumes; chunks are interleaved over classes. Chunk seeds depend only on (seed, class, index), so a
-smaller ``--jets-per-class`` (a multiple of the chunk size) is exactly a prefix of a larger run.
+Chunks run on a local Dask cluster of ``--workers`` processes (:mod:`pipeline.engine`) and each is
+stored in ``--cache`` as soon as it is done, so an interrupted run resumes
+(:mod:`pipeline.data.chunks`). Chunk seeds depend only on (seed, class, index), so a smaller
+``--jets-per-class`` (a multiple of the chunk size) is exactly a prefix of a larger run: with the same
+cache it is assembled from the larger run's first chunks without generating anything.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
 
-import numpy as np
-
-from pipeline.data.generator import GeneratorSettings, chunk_seed, generate_chunk, plan_chunks
-from pipeline.data.io import CLASS_NAMES
+from pipeline.data.chunks import cache_key, chunk_path, generate_jets, plan_chunks
+from pipeline.data.generator import GeneratorSettings
 from pipeline.data.sample import write_sample
+from pipeline.progress import make_progress
 
 
-def _run_unit(arguments):
-    unit, seed, settings, cache = arguments
-    name, index, chunk, count = unit
-    path = cache / f"{name}_{chunk:04d}.npy"
-    if not path.exists():
-        start = time.perf_counter()
-        features = generate_chunk(name, count, chunk_seed(seed, index, chunk), settings)
-        np.save(path.with_suffix(".tmp.npy"), features)
-        path.with_suffix(".tmp.npy").rename(path)
-        (cache / f"{name}_{chunk:04d}.json").write_text(json.dumps({"seconds": time.perf_counter() - start}))
-    return unit
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Generate (or resume) the chunks, then assemble the sample file."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--jets-per-class", type=int, required=True)
-    parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--cache", type=Path, required=True)
-    parser.add_argument("--output", type=Path, required=True)
-    parser.add_argument(
-        "--heavy-production",
-        choices=("resonance", "recoil"),
-        default="resonance",
-        help="W/Z/t from resonance decays (default) or recoiling against a parton (the first sample)",
-    )
-    parser.add_argument("--assemble-only", action="store_true", help="write the file from finished chunks")
-    options = parser.parse_args(argv)
-    settings = GeneratorSettings(heavy_production=options.heavy_production)
-    options.cache.mkdir(parents=True, exist_ok=True)
-    units = plan_chunks(options.jets_per_class, settings.chunk_jets)
-    interleaved = sorted(units, key=lambda unit: (unit[2], unit[1]))
-    if not options.assemble_only:
-        import multiprocessing
-
-        jobs = [(unit, options.seed, settings, options.cache) for unit in interleaved]
-        with multiprocessing.get_context("spawn").Pool(options.workers) as pool:
-            for name, _, chunk, _ in pool.imap_unordered(_run_unit, jobs):
-                print(f"done {name} chunk {chunk}", flush=True)
-    complete = min(
-        sum(1 for unit in units if unit[0] == name and (options.cache / f"{name}_{unit[2]:04d}.npy").exists())
-        for name in CLASS_NAMES
-    )
-    blocks, labels, seconds = [], [], 0.0
-    for name, index, chunk, _ in units:
-        if chunk >= complete:
-            continue
-        blocks.append(np.load(options.cache / f"{name}_{chunk:04d}.npy"))
-        labels.append(np.full(len(blocks[-1]), index))
-        seconds += json.loads((options.cache / f"{name}_{chunk:04d}.json").read_text())["seconds"]
-    features = np.vstack(blocks)
-    generator = {
+def generator_record(seed: int, jets_per_class: int, settings: GeneratorSettings) -> dict:
+    """The ``generator`` attribute stored in a sample file."""
+    return {
         "generator": "pipeline.data.generator",
         "pythia8mc": version("pythia8mc"),
         "fastjet": version("fastjet"),
-        "seed": options.seed,
-        "chunks_per_class": complete,
-        "jets_per_class": int(len(features) // len(CLASS_NAMES)),
-        "settings": settings.model_dump(),
+        "seed": seed,
+        "jets_per_class": jets_per_class,
+        "settings": settings.model_dump(mode="json"),
     }
-    write_sample(options.output, features, np.concatenate(labels), generator)
-    rate = len(features) / seconds if seconds else float("nan")
-    print(
-        json.dumps(
-            {**generator, "jets": len(features), "cpu_seconds": seconds, "jets_per_second_per_core": rate}
-        )
+
+
+@contextmanager
+def _progress(total: int) -> Iterator[Callable[[float], None]]:
+    """A rich progress bar on a terminal; otherwise one line per finished chunk on stderr (logs)."""
+    if sys.stderr.isatty():
+        with make_progress(quiet=False)("generating jets", total) as bar:
+            yield bar.advance
+        return
+    finished = 0
+
+    def advance(amount: float) -> None:
+        nonlocal finished
+        finished += int(amount)
+        print(f"{time.strftime('%H:%M:%S')} {finished}/{total} jets", file=sys.stderr, flush=True)
+
+    yield advance
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Generate (or resume) the chunks, then write the sample file and print a JSON summary."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--jets-per-class", type=int, required=True)
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--workers", type=int, default=1, help="local Dask worker processes")
+    parser.add_argument("--cache", type=Path, required=True)
+    parser.add_argument("--output", type=Path, required=True)
+    parser.add_argument("--recipe", choices=("benchmark", "resonance"), default="benchmark")
+    parser.add_argument(
+        "--settings",
+        default="{}",
+        help="extra generator settings as JSON, e.g. '{\"multiparton_interactions\": false}'",
     )
+    options = parser.parse_args(argv)
+    settings = GeneratorSettings(recipe=options.recipe, **json.loads(options.settings))
+    chunks = plan_chunks(options.jets_per_class, settings.chunk_jets)
+    directory = options.cache / cache_key(options.seed, settings)
+    total = sum(chunk.count for chunk in chunks)
+    start = time.perf_counter()
+    with _progress(total) as advance:
+        features, labels = generate_jets(
+            options.jets_per_class, options.seed, settings, options.workers, advance, cache=options.cache
+        )
+    wall = time.perf_counter() - start
+    record = generator_record(options.seed, options.jets_per_class, settings)
+    write_sample(options.output, features, labels, record)
+    cpu = [chunk_path(directory, chunk).with_suffix(".json") for chunk in chunks]
+    cpu_seconds = sum(json.loads(path.read_text())["cpu_seconds"] for path in cpu if path.exists())
+    summary = {
+        **record,
+        "jets": len(labels),
+        "cache": str(directory),
+        "wall_seconds_this_call": round(wall, 1),
+        "chunk_cpu_seconds": round(cpu_seconds, 1),
+        "jets_per_cpu_second": round(len(labels) / cpu_seconds, 2) if cpu_seconds else None,
+    }
+    print(json.dumps(summary))
 
 
 if __name__ == "__main__":

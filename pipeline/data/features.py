@@ -15,21 +15,28 @@ from pipeline.data.grooming import Constituents
 from pipeline.data.io import FEATURE_NAMES
 
 
-def zlogz(pt: np.ndarray) -> float:
-    """``sum_i z_i log z_i`` with ``z_i = pT_i / sum pT`` over the jet's particles (<= 0)."""
-    z = np.asarray(pt, dtype=np.float64) / np.sum(pt)
+def zlogz(weights: np.ndarray) -> float:
+    """``sum_i z_i log z_i`` with ``z_i = w_i / sum w`` over the jet's particles (<= 0).
+
+    The benchmark (``anaSubstructure.cpp``) uses energies, ``z_i = E_i / E_jet``; the resonance recipe
+    used transverse momenta.
+    """
+    z = np.asarray(weights, dtype=np.float64) / np.sum(weights)
     z = z[z > 0]
     return float(np.sum(z * np.log(z)))
 
 
-def jet_features(jet: Constituents, groomed: Constituents) -> np.ndarray:
+def jet_features(jet: Constituents, groomed: Constituents, zlogz_weight: str = "energy") -> np.ndarray:
     """The 16 benchmark features (order :data:`pipeline.data.io.FEATURE_NAMES`) as float64.
 
     ``jet`` is the ungroomed jet, ``groomed`` its mMDT-groomed version (mass in GeV).
+    ``zlogz_weight`` is ``"energy"`` (the benchmark: needs ``jet.energy``) or ``"pt"``.
     """
     ratios = ecf_ratios(energy_correlators(groomed.pt, groomed.rapidity, groomed.phi))
     values = {f"j_{name}_mmdt": value for name, value in ratios.items()}
-    values["j_zlogz"] = zlogz(jet.pt)
+    if zlogz_weight not in ("energy", "pt"):
+        raise ValueError(f"zlogz_weight must be 'energy' or 'pt', not {zlogz_weight!r}")
+    values["j_zlogz"] = zlogz(jet.energy if zlogz_weight == "energy" else jet.pt)
     values["j_mass_mmdt"] = groomed.mass
     values["j_multiplicity"] = float(len(jet.pt))
     return np.array([values[name] for name in FEATURE_NAMES], dtype=np.float64)

@@ -1,55 +1,61 @@
-"""Jet generator: Pythia 8 (pp, 13 TeV) + FastJet anti-kT R=0.8 -> the 16 benchmark features.
+"""Jet generator: Pythia 8 (pp, 13 TeV) + detector emulation + FastJet anti-kT -> the 16 benchmark features.
 
-One hard process per class (Pythia 8.3 settings names). Light jets come from QCD 2 -> 2 scattering in a
-pTHat window (default 900-1100 GeV):
+Two recipes (``GeneratorSettings.recipe``); ``triggers_data/PROVENANCE.md`` documents both.
 
-* ``g``: ``HardQCD:gg2gg``, ``HardQCD:qqbar2gg``; truth = each outgoing gluon,
-* ``q``: ``HardQCD:qg2qg``, ``HardQCD:qq2qq``; truth = each outgoing light quark (u, d, s).
+``benchmark`` (default) reproduces the hls4ml LHC jet benchmark's own generation (repository
+``nhanvtran/trackObservables``, branch ``boostedPrecision-hls4ml``: ``generation/run_card_ptbin.dat``,
+``steerScript.sh``, ``processing/anaSubstructure.cpp``; Coleman et al., JINST 13 (2018) T01003;
+Duarte et al., JINST 13 (2018) P07027) with Pythia's own 2 -> 2 processes instead of MadGraph LO:
+one pair-production sample per class in a pTHat window of 995-1005 GeV (the run card's
+``ptj``/``ptjmax`` and ``pt_min_pdg``/``pt_max_pdg`` for 6, 23, 24), Monash tune, MPI on:
 
-Heavy jets (``heavy_production = "resonance"``, the default) come from all-hadronic decays of a heavy
-s-channel resonance of mass ``resonance_mass`` (default 2 TeV, so the daughters have pT up to ~1 TeV),
-like the benchmark's W/Z/top samples (Coleman et al., JINST 13 (2018) T01003; Duarte et al.,
-JINST 13 (2018) P07027):
+* ``g``: ``HardQCD:gg2gg``, ``qqbar2gg`` (both outgoing partons are gluons),
+* ``q``: ``HardQCD:qq2qq``, ``qqbar2qqbarNew``, ``gg2qqbar``; events whose outgoing quarks are not both
+  u, d or s (c, b from the PDF sea in ``qq2qq``) are skipped, so no jet of the sample starts as a gluon
+  or a heavy quark (label purity),
+* ``w``: ``WeakDoubleBoson:ffbar2WW``, ``z``: ``ffbar2gmZgmZ`` (pure Z), both bosons -> q qbar,
+* ``t``: ``Top:gg2ttbar``, ``qqbar2ttbar``, W -> q q'.
 
-* ``w``: ``NewGaugeBoson:ffbar2gmZZprime`` (pure Z', ``Zprime:coup2WW = 1``), Z' -> W+ W-, W -> q q';
-  truth = each W,
-* ``z``: ``NewGaugeBoson:ffbar2Wprime`` (``Wprime:coup2WZ = 1``), W' -> W Z, Z -> q qbar, W -> e/mu nu;
-  truth = the Z,
-* ``t``: the same Z' with Z' -> t tbar, W -> q q'; truth = each top.
+The final-state particles pass the detector emulation of :mod:`pipeline.data.detector`, are clustered
+with anti-kT (R = 0.8) and the two hardest jets of the event are kept if 800 < pT < 1600 GeV; every
+kept jet carries its sample's label (no truth matching, as in the benchmark).
 
-A resonance's W and Z are mostly longitudinally polarised, so they decay symmetrically (decay-quark
-momentum fraction z ~ 6 z (1 - z)) and only ~5 % of them fail the mMDT z_cut = 0.1 and lose their
-mass peak. ``heavy_production = "recoil"`` (the first bundled sample) instead makes ``qqbar2Wg``,
-``qqbar2gmZg`` (pure Z) and ``gg2ttbar``/``qqbar2ttbar`` in the pTHat window: those W/Z are mostly
-transverse (z ~ 1 + (2z - 1)^2), ~25 % of them are groomed down to one prong (mass < 30 GeV), and a
-float MLP loses ~8 points of accuracy (measured in the data helper's report; PROVENANCE.md).
+``resonance`` (the previous default, ``heavy_production``): QCD 2 -> 2 in 900-1100 GeV for g/q and
+W/Z/t from 2 TeV Z'/W' decays, no detector, jets 700-1400 GeV with |eta| < 2 matched within
+``match_radius`` to the truth parton / boson / top, ``j_zlogz`` with pT fractions.
 
-Final-state visible particles (no neutrinos) are clustered with anti-kT (Cacciari, Salam, Soyez, JHEP 04
-(2008) 063); a jet is kept when it passes the pT and |eta| cuts and lies within ``match_radius`` of a
-truth object (the boson or top after recoil, before decay; the parton of the hard process). Features:
-:mod:`pipeline.data.features`.
-
-Determinism: the work is cut into chunks of ``chunk_jets`` jets per class; chunk ``k`` of class ``c``
-runs Pythia with a seed derived from ``(seed, c, k)``, so the output does not depend on the number of
-worker processes. Pythia and FastJet print nothing.
+Determinism: the work is cut into chunks (:mod:`pipeline.data.chunks`); a chunk runs Pythia and the
+detector smearing with seeds derived from ``(seed, class, chunk)`` only. Pythia and FastJet print nothing.
 """
 
 from __future__ import annotations
 
 import math
-import queue
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import Field, model_validator
 
+from pipeline.data import detector as detector_emulation
+from pipeline.data.detector import DetectorSettings
 from pipeline.data.features import jet_features
 from pipeline.data.grooming import constituents_of, mmdt_groom
-from pipeline.data.io import CLASS_NAMES, FEATURE_NAMES
 from pipeline.stage_api import StrictModel
 
 HADRONIC_W = ("24:onMode = off", "24:onIfAny = 1 2 3 4 5")
 HADRONIC_Z = ("23:onMode = off", "23:onIfAny = 1 2 3 4 5")
+BENCHMARK_PROCESSES: dict[str, tuple[str, ...]] = {
+    "g": ("HardQCD:gg2gg = on", "HardQCD:qqbar2gg = on"),
+    "q": (
+        *("HardQCD:qq2qq = on", "HardQCD:qqbar2qqbarNew = on", "HardQCD:gg2qqbar = on"),
+        "HardQCD:nQuarkNew = 3",
+    ),
+    "w": ("WeakDoubleBoson:ffbar2WW = on", *HADRONIC_W),
+    "z": ("WeakDoubleBoson:ffbar2gmZgmZ = on", "WeakZ0:gmZmode = 2", *HADRONIC_Z),
+    "t": ("Top:gg2ttbar = on", "Top:qqbar2ttbar = on", *HADRONIC_W),
+}
+"""Hard processes of the ``benchmark`` recipe."""
 PROCESS_SETTINGS: dict[str, tuple[str, ...]] = {
     "g": ("HardQCD:gg2gg = on", "HardQCD:qqbar2gg = on"),
     "q": ("HardQCD:qg2qg = on", "HardQCD:qq2qq = on"),
@@ -57,35 +63,23 @@ PROCESS_SETTINGS: dict[str, tuple[str, ...]] = {
     "z": ("WeakBosonAndParton:qqbar2gmZg = on", "WeakZ0:gmZmode = 2", *HADRONIC_Z),
     "t": ("Top:gg2ttbar = on", "Top:qqbar2ttbar = on", *HADRONIC_W),
 }
-"""Hard processes with ``heavy_production = "recoil"`` (and always for ``g`` and ``q``)."""
+"""Hard processes of the ``resonance`` recipe with ``heavy_production = "recoil"`` (always for g, q)."""
 Z_PRIME, W_PRIME = 32, 34
 RESONANCE_SETTINGS: dict[str, tuple[str, ...]] = {
     "w": (
-        "NewGaugeBoson:ffbar2gmZZprime = on",
-        "Zprime:gmZmode = 3",
-        "Zprime:coup2WW = 1.0",
-        "32:onMode = off",
-        "32:onIfAny = 24",
-        *HADRONIC_W,
+        *("NewGaugeBoson:ffbar2gmZZprime = on", "Zprime:gmZmode = 3", "Zprime:coup2WW = 1.0"),
+        *("32:onMode = off", "32:onIfAny = 24", *HADRONIC_W),
     ),
     "z": (
-        "NewGaugeBoson:ffbar2Wprime = on",
-        "Wprime:coup2WZ = 1.0",
-        "34:onMode = off",
-        "34:onIfAny = 23",
-        "24:onMode = off",
-        "24:onIfAny = 11 13",
-        *HADRONIC_Z,
+        *("NewGaugeBoson:ffbar2Wprime = on", "Wprime:coup2WZ = 1.0", "34:onMode = off", "34:onIfAny = 23"),
+        *("24:onMode = off", "24:onIfAny = 11 13", *HADRONIC_Z),
     ),
     "t": (
-        "NewGaugeBoson:ffbar2gmZZprime = on",
-        "Zprime:gmZmode = 3",
-        "32:onMode = off",
-        "32:onIfAny = 6",
+        *("NewGaugeBoson:ffbar2gmZZprime = on", "Zprime:gmZmode = 3", "32:onMode = off", "32:onIfAny = 6"),
         *HADRONIC_W,
     ),
 }
-"""Hard processes of the heavy classes with ``heavy_production = "resonance"``."""
+"""Heavy-class processes of the ``resonance`` recipe with ``heavy_production = "resonance"``."""
 RESONANCE_IDS: dict[str, int] = {"w": Z_PRIME, "z": W_PRIME, "t": Z_PRIME}
 TRUTH_IDS: dict[str, tuple[int, ...]] = {"g": (21,), "q": (1, 2, 3), "w": (24,), "z": (23,), "t": (6,)}
 QUIET_SETTINGS = (
@@ -95,56 +89,81 @@ QUIET_SETTINGS = (
     "Next:numberShowInfo = 0",
     "Next:numberShowProcess = 0",
 )
+RESONANCE_PRESET: dict[str, Any] = {
+    "pt_hat_min": 900.0,
+    "pt_hat_max": 1100.0,
+    "jet_pt_min": 700.0,
+    "jet_pt_max": 1400.0,
+    "jet_abs_eta_max": 2.0,
+    "match_truth": True,
+    "detector": {"enabled": False},
+    "zlogz_weight": "pt",
+}
+"""Defaults of ``recipe: resonance`` that differ from the field defaults (those of ``benchmark``)."""
 
 
 class GeneratorSettings(StrictModel):
     """Physics settings of the generator (config ``data: pythia:``).
 
-    ``pt_hat_*`` bound the QCD (and ``recoil``) 2 -> 2 processes; ``heavy_production`` chooses how W, Z
-    and t jets are made (module docstring); ``resonance_mass`` (GeV) is the Z'/W' pole mass and the
-    resonance's mHat is generated within ``resonance_mass +- resonance_mass_window``.
-    ``multiparton_interactions = False`` switches off Pythia's underlying event (``PartonLevel:MPI``).
+    ``recipe`` picks the processes and the defaults (module docstring; keys given explicitly win over
+    :data:`RESONANCE_PRESET`). ``pt_hat_*`` bound every 2 -> 2 process; ``heavy_production`` and
+    ``resonance_*`` only matter for ``recipe: resonance``. ``match_truth`` keeps only jets within
+    ``match_radius`` of a truth object; otherwise the ``jets_per_event`` hardest jets in the pT and |eta|
+    window are kept. ``multiparton_interactions: false`` switches off the underlying event.
     """
 
+    recipe: Literal["benchmark", "resonance"] = "benchmark"
     energy_cm: float = 13000.0
-    pt_hat_min: float = 900.0
-    pt_hat_max: float = 1100.0
+    pt_hat_min: float = 995.0
+    pt_hat_max: float = 1005.0
     jet_radius: float = 0.8
-    jet_pt_min: float = 700.0
-    jet_pt_max: float = 1400.0
-    jet_abs_eta_max: float = 2.0
+    jet_pt_min: float = 800.0
+    jet_pt_max: float = 1600.0
+    jet_abs_eta_max: float = 10.0
+    jets_per_event: int = Field(default=2, ge=1)
+    match_truth: bool = False
     match_radius: float = 0.8
     z_cut: float = 0.1
+    zlogz_weight: Literal["energy", "pt"] = "energy"
+    detector: DetectorSettings = DetectorSettings()
     heavy_production: Literal["resonance", "recoil"] = "resonance"
     multiparton_interactions: bool = True
     resonance_mass: float = 2000.0
     resonance_mass_window: float = 500.0
-    chunk_jets: int = 250
-    max_events_per_jet: int = 50
+    chunk_jets: int = Field(default=250, ge=1)
+    max_events_per_jet: int = Field(default=50, ge=1)
 
-
-def chunk_seed(seed: int, class_index: int, chunk_index: int) -> int:
-    """Pythia seed (1..900000000) of one chunk, derived from the run seed by numpy's SeedSequence."""
-    state = np.random.SeedSequence([seed, class_index, chunk_index]).generate_state(1)[0]
-    return int(state % 900_000_000) + 1
+    @model_validator(mode="before")
+    @classmethod
+    def _recipe_defaults(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("recipe") == "resonance":
+            return {**RESONANCE_PRESET, **data}
+        return data
 
 
 def uses_resonance(class_name: str, settings: GeneratorSettings) -> bool:
     """Whether jets of ``class_name`` come from a heavy resonance's decay under ``settings``."""
-    return settings.heavy_production == "resonance" and class_name in RESONANCE_SETTINGS
+    return (
+        settings.recipe == "resonance"
+        and settings.heavy_production == "resonance"
+        and class_name in RESONANCE_SETTINGS
+    )
 
 
 def pythia_settings(class_name: str, seed: int, settings: GeneratorSettings) -> tuple[str, ...]:
-    """The Pythia setting strings of one chunk (light classes: identical for both ``heavy_production``)."""
+    """The Pythia setting strings of one chunk."""
     lines = (
         *QUIET_SETTINGS,
         f"Beams:eCM = {settings.energy_cm}",
+        *(("Tune:pp = 14",) if settings.recipe == "benchmark" else ()),  # Monash 2013 (also the default)
         f"PhaseSpace:pTHatMin = {settings.pt_hat_min}",
         f"PhaseSpace:pTHatMax = {settings.pt_hat_max}",
         "Random:setSeed = on",
         f"Random:seed = {seed}",
         *(() if settings.multiparton_interactions else ("PartonLevel:MPI = off",)),
     )
+    if settings.recipe == "benchmark":
+        return (*lines, *BENCHMARK_PROCESSES[class_name])
     if not uses_resonance(class_name, settings):
         return (*lines, *PROCESS_SETTINGS[class_name])
     resonance = RESONANCE_IDS[class_name]
@@ -157,7 +176,8 @@ def pythia_settings(class_name: str, seed: int, settings: GeneratorSettings) -> 
     )
 
 
-def _make_pythia(class_name: str, seed: int, settings: GeneratorSettings):
+def make_pythia(class_name: str, seed: int, settings: GeneratorSettings):
+    """An initialised, silent ``pythia8mc.Pythia`` for one chunk; RuntimeError on a rejected setting."""
     import pythia8mc
 
     pythia = pythia8mc.Pythia("", False)
@@ -167,6 +187,15 @@ def _make_pythia(class_name: str, seed: int, settings: GeneratorSettings):
     if not pythia.init():
         raise RuntimeError(f"Pythia failed to initialise for class {class_name}")
     return pythia
+
+
+_make_pythia = make_pythia
+
+
+def hard_process_is_pure(event, class_name: str) -> bool:
+    """Both outgoing hard-process particles (event records 5, 6) have the class's truth ids."""
+    wanted = TRUTH_IDS[class_name]
+    return event[5].idAbs() in wanted and event[6].idAbs() in wanted
 
 
 def truth_directions(event, class_name: str, resonance: int | None = None) -> list[tuple[float, float]]:
@@ -199,23 +228,60 @@ def _delta_r(rapidity_a: float, phi_a: float, rapidity_b: float, phi_b: float) -
     return math.hypot(rapidity_a - rapidity_b, delta_phi)
 
 
+def event_objects(event, settings: GeneratorSettings, rng: np.random.Generator) -> list:
+    """FastJet ``PseudoJet`` inputs of one event: detector objects, or all visible final particles."""
+    import fastjet
+
+    if not settings.detector.enabled:
+        visible = [p for p in event if p.isFinal() and p.isVisible()]
+        return [fastjet.PseudoJet(p.px(), p.py(), p.pz(), p.e()) for p in visible]
+    rows = [(p.id(), p.px(), p.py(), p.pz(), p.e()) for p in event if p.isFinal()]
+    table = np.array(rows, dtype=np.float64).reshape(-1, 5)
+    objects = detector_emulation.emulate(table[:, 0].astype(np.int64), table[:, 1:], settings.detector, rng)
+    columns = (objects.px.tolist(), objects.py.tolist(), objects.pz.tolist(), objects.energy.tolist())
+    return [fastjet.PseudoJet(*values) for values in zip(*columns, strict=True)]
+
+
+def select_jets(jets: list, truths: list[tuple[float, float]] | None, settings: GeneratorSettings) -> list:
+    """Jets to keep: truth-matched ones (``truths`` given) or the hardest ``jets_per_event`` in the window."""
+    in_window = [
+        jet
+        for jet in jets
+        if settings.jet_pt_min < jet.pt() < settings.jet_pt_max and abs(jet.eta()) <= settings.jet_abs_eta_max
+    ]
+    if truths is None:
+        hardest = sorted(jets, key=lambda jet: -jet.pt())[: settings.jets_per_event]
+        return [jet for jet in hardest if any(jet is kept for kept in in_window)]
+    kept, used = [], set()
+    for truth_rapidity, truth_phi in truths:
+        distances = [_delta_r(jet.rap(), jet.phi(), truth_rapidity, truth_phi) for jet in in_window]
+        candidates = [i for i in np.argsort(distances, kind="stable") if i not in used]
+        if candidates and distances[candidates[0]] < settings.match_radius:
+            used.add(int(candidates[0]))
+            kept.append(in_window[int(candidates[0])])
+    return kept
+
+
 def generate_chunk(
     class_name: str,
     jet_count: int,
     seed: int,
     settings: GeneratorSettings,
     on_jet: Callable[[], None] | None = None,
+    kinematics: list[tuple[float, float, float]] | None = None,
 ) -> np.ndarray:
-    """Generate ``jet_count`` matched jets of one class; returns their features, float64 ``(n, 16)``.
+    """Generate ``jet_count`` jets of one class; returns their features, float64 ``(n, 16)``.
 
-    Raises RuntimeError if fewer jets than requested pass the cuts within
-    ``jet_count * max_events_per_jet`` events (the cuts do not fit the pTHat window).
+    ``seed`` seeds Pythia and (through numpy's SeedSequence) the detector smearing. A ``kinematics``
+    list receives each kept jet's ``(pT, eta, ungroomed mass)`` (GeV), which are not features. Raises
+    RuntimeError if fewer jets than requested pass within ``jet_count * max_events_per_jet`` events.
     """
     import fastjet
     import fastjet._swig
 
     fastjet._swig.ClusterSequence.set_fastjet_banner_stream(None)
-    pythia = _make_pythia(class_name, seed, settings)
+    pythia = make_pythia(class_name, seed, settings)
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
     resonance = RESONANCE_IDS[class_name] if uses_resonance(class_name, settings) else None
     definition = fastjet.JetDefinition(fastjet.antikt_algorithm, settings.jet_radius)
     rows: list[np.ndarray] = []
@@ -225,28 +291,17 @@ def generate_chunk(
         if not pythia.next():
             continue
         event = pythia.event
-        truths = truth_directions(event, class_name, resonance)
-        if not truths:
+        truths = truth_directions(event, class_name, resonance) if settings.match_truth else None
+        if truths is not None and not truths:
             continue
-        particles = [
-            fastjet.PseudoJet(p.px(), p.py(), p.pz(), p.e()) for p in event if p.isFinal() and p.isVisible()
-        ]
-        sequence = fastjet.ClusterSequence(particles, definition)
-        jets = [
-            jet
-            for jet in sequence.inclusive_jets(settings.jet_pt_min)
-            if jet.pt() <= settings.jet_pt_max and abs(jet.eta()) <= settings.jet_abs_eta_max
-        ]
-        used: set[int] = set()
-        for truth_rapidity, truth_phi in truths:
-            distances = [_delta_r(jet.rap(), jet.phi(), truth_rapidity, truth_phi) for jet in jets]
-            candidates = [i for i in np.argsort(distances, kind="stable") if i not in used]
-            if not candidates or distances[candidates[0]] >= settings.match_radius:
-                continue
-            best = int(candidates[0])
-            used.add(best)
-            jet = jets[best]
-            rows.append(jet_features(constituents_of(jet), mmdt_groom(jet.constituents(), settings.z_cut)))
+        if settings.recipe == "benchmark" and not hard_process_is_pure(event, class_name):
+            continue
+        sequence = fastjet.ClusterSequence(event_objects(event, settings, rng), definition)
+        for jet in select_jets(sequence.inclusive_jets(0.5 * settings.jet_pt_min), truths, settings):
+            groomed = mmdt_groom(jet.constituents(), settings.z_cut)
+            rows.append(jet_features(constituents_of(jet), groomed, settings.zlogz_weight))
+            if kinematics is not None:
+                kinematics.append((jet.pt(), jet.eta(), jet.m()))
             if on_jet is not None:
                 on_jet()
             if len(rows) >= jet_count:
@@ -259,69 +314,8 @@ def generate_chunk(
     return np.vstack(rows)
 
 
-def plan_chunks(jets_per_class: int, chunk_jets: int, classes: tuple[str, ...] = CLASS_NAMES):
-    """Work units ``(class_name, class_index, chunk_index, jet_count)`` in output order."""
-    units = []
-    for class_name in classes:
-        class_index = CLASS_NAMES.index(class_name)
-        for chunk_index in range(math.ceil(jets_per_class / chunk_jets)):
-            count = min(chunk_jets, jets_per_class - chunk_index * chunk_jets)
-            units.append((class_name, class_index, chunk_index, count))
-    return units
+def generate_jets(*args, **kwargs):
+    """Moved to :func:`pipeline.data.chunks.generate_jets` (kept here for existing callers)."""
+    from pipeline.data.chunks import generate_jets as chunked
 
-
-_WORKER_QUEUE = None
-
-
-def _init_worker(progress_queue) -> None:
-    global _WORKER_QUEUE
-    _WORKER_QUEUE = progress_queue
-
-
-def _run_unit(unit, seed: int, settings: GeneratorSettings) -> np.ndarray:
-    class_name, class_index, chunk_index, count = unit
-    tick = (lambda: _WORKER_QUEUE.put(1)) if _WORKER_QUEUE is not None else None
-    return generate_chunk(class_name, count, chunk_seed(seed, class_index, chunk_index), settings, tick)
-
-
-def generate_jets(
-    jets_per_class: int,
-    seed: int,
-    settings: GeneratorSettings,
-    workers: int = 1,
-    advance: Callable[[float], None] | None = None,
-    classes: tuple[str, ...] = CLASS_NAMES,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Generate ``jets_per_class`` jets of each class; returns ``(features float32 (n,16), labels int64)``.
-
-    ``workers > 1`` runs chunks in that many processes; the result is identical for any worker count.
-    ``advance(1)`` is called once per generated jet (progress bar).
-    """
-    units = plan_chunks(jets_per_class, settings.chunk_jets, classes)
-    if workers <= 1:
-        tick = (lambda: advance(1)) if advance is not None else None
-        blocks = [
-            generate_chunk(name, count, chunk_seed(seed, index, chunk), settings, tick)
-            for name, index, chunk, count in units
-        ]
-    else:
-        import multiprocessing
-
-        context = multiprocessing.get_context("spawn")
-        progress_queue = context.Queue()
-        with context.Pool(workers, initializer=_init_worker, initargs=(progress_queue,)) as pool:
-            pending = [pool.apply_async(_run_unit, (unit, seed, settings)) for unit in units]
-            while not all(result.ready() for result in pending):
-                try:
-                    progress_queue.get(timeout=0.2)
-                    if advance is not None:
-                        advance(1)
-                except queue.Empty:
-                    pass
-            blocks = [result.get() for result in pending]
-    labels = np.concatenate(
-        [np.full(len(block), unit[1], dtype=np.int64) for unit, block in zip(units, blocks, strict=True)]
-    )
-    features = np.vstack(blocks).astype(np.float32)
-    assert features.shape[1] == len(FEATURE_NAMES)
-    return features, labels
+    return chunked(*args, **kwargs)

@@ -17,19 +17,20 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Constituents:
-    """Particles of a (groomed) jet: transverse momenta, rapidities, azimuths, and the jet's mass."""
+    """Particles of a (groomed) jet: transverse momenta, rapidities, azimuths, the jet's mass, energies."""
 
     pt: np.ndarray
     rapidity: np.ndarray
     phi: np.ndarray
     mass: float
+    energy: np.ndarray | None = None
 
 
 def constituents_of(jet) -> Constituents:
     """Arrays of a FastJet ``PseudoJet``'s constituents (needs its ``ClusterSequence`` alive)."""
     particles = jet.constituents()
-    values = np.array([(p.pt(), p.rap(), p.phi()) for p in particles], dtype=np.float64).reshape(-1, 3)
-    return Constituents(values[:, 0], values[:, 1], values[:, 2], float(max(jet.m(), 0.0)))
+    values = np.array([(p.pt(), p.rap(), p.phi(), p.e()) for p in particles], dtype=np.float64).reshape(-1, 4)
+    return Constituents(values[:, 0], values[:, 1], values[:, 2], float(max(jet.m(), 0.0)), values[:, 3])
 
 
 def mmdt_groom(particles: list, z_cut: float = 0.1) -> Constituents:

@@ -4,7 +4,12 @@ Sources (``data.source``):
 
 * ``pythia`` (default): the bundled Pythia 8 + FastJet sample ``data.sample``
   (``triggers_data/jets_pythia.h5``), or, with ``sample: null``, ``generate_jets_per_class`` fresh
-  jets per class from :mod:`pipeline.data.generator` on ``workers`` processes, seeded by the run seed.
+  jets per class from :mod:`pipeline.data.generator` (``pythia:`` settings, default recipe
+  ``benchmark``), seeded by the run seed. Generation runs in this process with ``workers: 1`` and no
+  ``cluster``; otherwise on the Dask engine (:mod:`pipeline.engine`): ``cluster:`` (a
+  :class:`~pipeline.engine.ClusterConfig`: local, HTCondor or Slurm) if given, else a local cluster of
+  ``workers`` processes. ``generate_cache`` (a directory) keeps finished chunks so that an interrupted
+  generation resumes (:mod:`pipeline.data.chunks`). The jets are identical in every case.
 * ``openml``: the benchmark (OpenML 42468) through scikit-learn, cached in ``openml_cache``.
 * ``file``: ``path`` to a Zenodo hls4ml h5 file (or a directory of them), or parquet/CSV in the
   OpenML schema.
@@ -25,6 +30,7 @@ from pydantic import Field, model_validator
 
 from pipeline.data.generator import GeneratorSettings
 from pipeline.data.io import CLASS_NAMES, FEATURE_NAMES, SPLITS, RawSplits, write_dataset
+from pipeline.engine import ClusterConfig
 from pipeline.errors import PipelineError
 from pipeline.stage_api import StageInputs, StageOutputs, StrictModel
 
@@ -41,6 +47,8 @@ class Config(StrictModel):
     sample: str | None = "triggers_data/jets_pythia.h5"
     generate_jets_per_class: int = Field(default=2000, ge=1)
     workers: int = Field(default=1, ge=1)
+    cluster: ClusterConfig | None = None
+    generate_cache: str | None = None
     pythia: GeneratorSettings = GeneratorSettings()
     path: str | None = None
     openml_cache: str = ".cache/openml"
@@ -115,28 +123,27 @@ def load_source(inputs: StageInputs, config: Config) -> tuple[np.ndarray, np.nda
 
 
 def _generate(inputs: StageInputs, config: Config) -> tuple[np.ndarray, np.ndarray, dict]:
-    from importlib.metadata import version
-
-    from pipeline.data.generator import generate_jets
+    from pipeline.data.bundle import generator_record
+    from pipeline.data.chunks import generate_jets
     from pipeline.data.validate import check_arrays
 
     total = config.generate_jets_per_class * len(CLASS_NAMES)
+    cache = _resolve(inputs, config.generate_cache) if config.generate_cache is not None else None
     with inputs.progress("generating jets", total) as bar:
         try:
             features, labels = generate_jets(
-                config.generate_jets_per_class, inputs.seed, config.pythia, config.workers, bar.advance
+                config.generate_jets_per_class,
+                inputs.seed,
+                config.pythia,
+                config.workers,
+                bar.advance,
+                cluster=config.cluster,
+                cache=cache,
             )
         except RuntimeError as error:
             raise PipelineError(NAME, str(error), input="data.pythia", fix="loosen the jet cuts") from error
     check_arrays(features, labels, "generated jets")
-    generator = {
-        "generator": "pipeline.data.generator",
-        "pythia8mc": version("pythia8mc"),
-        "fastjet": version("fastjet"),
-        "seed": inputs.seed,
-        "jets_per_class": config.generate_jets_per_class,
-        "settings": config.pythia.model_dump(),
-    }
+    generator = generator_record(inputs.seed, config.generate_jets_per_class, config.pythia)
     provenance = {"source": "pythia", "sample": None, "generator": generator}
     return features, labels, provenance
 

@@ -1,5 +1,6 @@
 """The data stage end to end, called directly with hand-made StageInputs."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -83,8 +84,26 @@ def test_config_errors():
         data.Config(unknown_key=1)
 
 
-def test_generated_source_runs_the_generator(tmp_path):
-    config = data.Config(sample=None, generate_jets_per_class=3, pythia={"chunk_jets": 3})
+def test_generated_source_runs_the_generator_and_caches_chunks(tmp_path):
+    config = data.Config(
+        sample=None,
+        generate_jets_per_class=3,
+        pythia={"chunk_jets": 3},
+        generate_cache=str(tmp_path / "chunks"),
+    )
+    assert config.pythia.recipe == "benchmark" and config.cluster is None
     summary = data.run(stage_inputs(tmp_path / "gen"), config).summary
     assert summary["jets"] == 15
-    assert (tmp_path / "gen" / "provenance.json").read_text().count('"seed": 7') == 1
+    provenance = json.loads((tmp_path / "gen" / "provenance.json").read_text())
+    assert provenance["generator"]["seed"] == 7
+    assert provenance["generator"]["settings"]["detector"]["hcal_cell"] == 0.022
+    assert len(list((tmp_path / "chunks").glob("*/*_00000_3.npy"))) == 5  # one finished chunk per class
+
+
+def test_cluster_section_is_the_engine_config():
+    config = data.Config(cluster={"kind": "slurm", "workers": 4, "walltime": "01:00:00"})
+    assert config.cluster.kind == "slurm" and config.cluster.workers == 4
+    with pytest.raises(ValueError):
+        data.Config(cluster={"kind": "local", "nodes": 3})
+    with pytest.raises(ValueError):
+        data.Config(pythia={"recipe": "madgraph"})
