@@ -227,8 +227,11 @@ def main() -> int:
         results["wall_seconds"] = round(time.perf_counter() - started, 1)
         args.json.write_text(json.dumps(results, indent=2) + "\n")
 
-    jobs = [("hgq", beta) for beta in args.hgq_betas] + [("ours", beta) for beta in args.ours_betas]
-    for kind, beta in sorted(jobs, key=lambda job: (job[1], job[0])):
+    ours = [("ours", beta) for beta in args.ours_betas]
+    peer = [("hgq", beta) for beta in args.hgq_betas]
+    jobs = [job for pair in zip(ours, peer, strict=False) for job in pair]  # one of each first
+    jobs += ours[len(peer) :] + peer[len(ours) :]
+    for kind, beta in jobs:
         try:
             if kind == "ours":
                 record, payload = ours_point(dataset, beta, args.epochs, args.prune_epochs, args.seed)

@@ -62,8 +62,15 @@ class ProxyNetwork:
         return self.ops[-1][1]
 
 
-def build_hgq_model(beta: float, seed: int, input_features: int = 16, init_bits: float = 6.0) -> keras.Model:
-    """HGQ's version of our 16-64-32-32-5 tagger (``HQuantize`` + ``HDense``, logits out)."""
+def build_hgq_model(
+    beta: float,
+    seed: int,
+    input_features: int = 16,
+    init_bits: float = 6.0,
+    units: tuple[int, ...] = ARCHITECTURE,
+) -> keras.Model:
+    """HGQ's version of our 16-64-32-32-5 tagger (``HQuantize`` + ``HDense`` with ReLU, logits out);
+    ``init_bits``: initial bit width of every weight and activation."""
     import tensorflow as tf
     from HGQ import HDense, HQuantize
     from HGQ.utils import get_default_kq_conf, get_default_paq_conf
@@ -72,11 +79,11 @@ def build_hgq_model(beta: float, seed: int, input_features: int = 16, init_bits:
     kq = {**get_default_kq_conf(), "init_bw": init_bits}
     paq = {**get_default_paq_conf(), "init_bw": init_bits}
     layers = [HQuantize(beta=beta, input_shape=(input_features,), paq_conf=paq, name="input_quant")]
-    for index, units in enumerate(ARCHITECTURE):
-        last = index == len(ARCHITECTURE) - 1
+    for index, width in enumerate(units):
+        last = index == len(units) - 1
         layers.append(
             HDense(
-                units,
+                width,
                 activation=None if last else "relu",
                 beta=beta,
                 kq_conf=kq,

@@ -27,7 +27,7 @@ def _spec(beta: float = 0.0):
     return parse_spec(data, "test")
 
 
-def _data(n: int = 2000, seed: int = 0):
+def _data(n: int = 1000, seed: int = 0):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, 6)).astype(np.float32)
     y = (x[:, 0] > 0).astype(int) + (x[:, 1] + x[:, 2] > 0.5).astype(int)
@@ -94,7 +94,7 @@ def test_resource_term_lowers_the_bits():
     for beta in (0.0, 1e-3):
         spec = _spec(beta)
         model = build_model(spec, seed=3)
-        _train(model, x, y, epochs=3)
+        _train(model, x, y, epochs=2)
         widths = learned_widths(model, spec)
         totals[beta] = (
             widths["input_container"]["bits"]
@@ -187,3 +187,46 @@ def test_frozen_model_is_bit_exact_through_qonnx_csim_and_rtl(tmp_path):
     design = write_design(traced, tmp_path / "rtl", 5.0, "xcvu13p-flga2577-2-e")
     report = check_bit_exact(compile_design(design, tmp_path / "build"), network, x)
     assert report.samples == len(x) and report.mismatched_values == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        ({"precision": {"mode": "learned", "min_bits": 9, "max_bits": 4}}, "precision"),
+        ({"precision": {"mode": "learned", "beta": -1.0}}, "precision.beta"),
+        ({"precision": {"mode": "learned", "bogus": 1}}, "precision.bogus"),
+        ({"input_quantizer": None}, "input_quantizer"),
+    ],
+)
+def test_bad_precision_sections_are_errors_naming_the_key(change, key):
+    from pipeline.errors import PipelineError
+
+    with pytest.raises(PipelineError) as error:
+        parse_spec({**BASE, **change}, "models/x.yaml")
+    assert key in str(error.value)
+
+
+def test_later_stages_read_the_frozen_spec(tmp_path):
+    from pipeline.stage_api import StageInputs
+    from pipeline.stages.train import FROZEN_SPEC, spec_path
+
+    original = tmp_path / "models" / "m.yaml"
+    original.parent.mkdir()
+    original.write_text("name: m\n")
+    run = tmp_path / "run"
+    (run / "prune").mkdir(parents=True)
+    inputs = StageInputs(
+        output_dir=tmp_path / "staging",
+        upstream={"prune": run / "prune"},
+        models=("m",),
+        model_specs={"m": original},
+        repo_root=tmp_path,
+        seed=0,
+        quiet=True,
+    )
+    assert spec_path(inputs, "m", "constrain") == original  # fixed precision: the spec file
+    frozen = run / "train" / "m" / FROZEN_SPEC
+    frozen.parent.mkdir(parents=True)
+    frozen.write_text("name: m\n")
+    assert spec_path(inputs, "m", "constrain") == frozen
+    assert spec_path(inputs, "m", "train") == original
