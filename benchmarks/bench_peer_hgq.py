@@ -180,9 +180,43 @@ def plot(results: dict, path: Path) -> None:
     figure.savefig(path, dpi=120)
 
 
+def combine(paths: list[Path], out: Path) -> int:
+    """One table and figure from several runs of this benchmark (same data, same settings)."""
+    parts = [json.loads(Path(path).read_text()) for path in paths]
+    merged = {
+        "sources": [
+            {
+                "file": str(path),
+                "command": part["command"],
+                "settings": part["settings"],
+                "cpu_seconds": part.get("cpu_seconds"),
+            }
+            for path, part in zip(paths, parts, strict=True)
+        ],
+        "data": parts[0]["data"],
+        "baseline": parts[0]["baseline"],
+        "float_accuracy": parts[0]["float_accuracy"],
+        "points": [point for part in parts for point in part["points"]],
+        "rtl": {kind: record for part in parts for kind, record in part.get("rtl", {}).items()},
+        "cpu_seconds": round(sum(part.get("cpu_seconds") or 0 for part in parts), 1),
+    }
+    if any(part["data"] != merged["data"] for part in parts):
+        raise SystemExit("the result files were made on different data splits")
+    out.write_text(json.dumps(merged, indent=2) + "\n")
+    plot(merged, out.with_suffix(".png"))
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--data-dir", type=Path)
+    parser.add_argument(
+        "--combine",
+        type=Path,
+        nargs="*",
+        default=None,
+        help="merge the points of these result files (runs on the same data) into --json and plot them",
+    )
     parser.add_argument("--ours-betas", type=float, nargs="*", default=[3e-7, 1e-6, 3e-6])
     parser.add_argument("--hgq-betas", type=float, nargs="*", default=[3e-6, 3e-5])
     parser.add_argument("--epochs", type=int, default=12)
@@ -193,6 +227,10 @@ def main() -> int:
     parser.add_argument("--yosys", action="store_true")
     parser.add_argument("--json", type=Path, default=REPO / "benchmarks" / "results" / "peer_hgq.json")
     args = parser.parse_args()
+    if args.combine:
+        return combine(args.combine, args.json)
+    if args.data_dir is None:
+        parser.error("--data-dir is required")
 
     from pipeline.data.io import load_dataset
     from pipeline.models.training import configure_determinism
