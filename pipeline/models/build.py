@@ -38,8 +38,15 @@ def build_model(spec: ModelSpec, seed: int) -> keras.Model:
     """Build the model described by ``spec`` with weights initialised from ``seed``.
 
     Contract: same spec + seed -> identical initial weights; output = logits (``n_classes`` units).
+    A ``precision: {mode: learned}`` spec gives the trainable-precision model of
+    :func:`pipeline.models.learned.build_learned_model` (frozen later by ``learned.freeze``).
     """
     import tensorflow as tf
+
+    if spec.learned_precision:
+        from pipeline.models.learned import build_learned_model
+
+        return build_learned_model(spec, seed)
     from qkeras import QActivation, QDense, quantized_relu
 
     tf.keras.utils.set_random_seed(seed)

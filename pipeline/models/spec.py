@@ -19,6 +19,7 @@ Schema (every key optional unless marked; unknown keys are errors)::
     output_quantizer: null                            # quantized_bits on the logits; null = raw logits
     pruning: {target_sparsity: 0.75, schedule: polynomial, epochs: 10}   # null = no pruning
     training: {epochs: 30, batch_size: 1024, learning_rate: 0.001, patience: 5}
+    precision: {mode: learned, beta: 1.0e-6, min_bits: 2, max_bits: 16}   # null / mode fixed = as given
 
 Bit widths follow QKeras (docs/architecture.md): ``bits`` total and ``integer_bits`` = QKeras
 ``integer``; the sign bit is NOT counted for ``quantized_bits`` (so ``integer_bits <= bits - 1``),
@@ -126,6 +127,27 @@ class TrainingSpec(StrictModel):
     patience: int = Field(default=5, ge=1)
 
 
+class PrecisionSpec(StrictModel):
+    """How bit widths are chosen: ``fixed`` (as written) or ``learned`` during training
+    (:mod:`pipeline.models.learned`: QFX/HGQ trainable integer and fractional bits, per layer for weights
+    and activations, per feature for the input; the spec's widths are the initial widths).
+
+    ``beta`` weights the EBOPs-like resource term in the loss; learned widths stay in
+    ``[min_bits, max_bits]``.
+    """
+
+    mode: Literal["fixed", "learned"] = "fixed"
+    beta: float = Field(default=0.0, ge=0.0)
+    min_bits: int = Field(default=2, ge=1)
+    max_bits: int = Field(default=16, ge=2, le=24)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PrecisionSpec:
+        if self.min_bits > self.max_bits:
+            raise ValueError("min_bits must not exceed max_bits")
+        return self
+
+
 @dataclass(frozen=True)
 class ResolvedLayer:
     """A dense layer with the defaults applied and its Keras layer names.
@@ -165,6 +187,12 @@ class ModelSpec(StrictModel):
     output_quantizer: QuantizerSpec | None = None
     pruning: PruningSpec | None = None
     training: TrainingSpec = TrainingSpec()
+    precision: PrecisionSpec | None = None
+
+    @property
+    def learned_precision(self) -> bool:
+        """True when the bit widths are learned during training (``precision.mode: learned``)."""
+        return self.precision is not None and self.precision.mode == "learned"
 
     @model_validator(mode="after")
     def _check(self) -> ModelSpec:
@@ -196,6 +224,8 @@ class ModelSpec(StrictModel):
                 )
             if self.layers[index].activation_quantizer is not None and layer.activation == "linear":
                 raise ValueError(f"{where}.activation_quantizer: a linear layer has no activation")
+        if self.learned_precision:
+            _check_learned(self)
         if self.layers[-1].activation != "linear":
             last = len(self.layers) - 1
             raise ValueError(
@@ -253,6 +283,24 @@ class ModelSpec(StrictModel):
                 )
             )
         return tuple(resolved)
+
+
+def _check_learned(spec: ModelSpec) -> None:
+    """A learned-precision spec needs initial widths everywhere (input, weights, biases, activations)."""
+    if spec.input_quantizer is None:
+        raise ValueError("input_quantizer: precision mode learned needs an initial input quantizer")
+    for index, layer in enumerate(spec.resolved_layers()):
+        for key in ("weight", "bias"):
+            if getattr(layer, key) is None:
+                raise ValueError(f"layers.{index}.{key} (or defaults): precision mode learned needs it")
+        if layer.activation == "relu" and layer.activation_quantizer is None:
+            raise ValueError(
+                f"layers.{index}.activation_quantizer (or defaults): precision mode learned needs it"
+            )
+        if layer.batch_norm:
+            raise ValueError(f"layers.{index}: batch_norm is not supported with learned precision")
+    if spec.output_quantizer is not None:
+        raise ValueError("output_quantizer: not supported with learned precision")
 
 
 def _check_quantizer(quantizer: QuantizerSpec, signed: bool, key: str) -> None:

@@ -2,6 +2,11 @@
 
 Writes, per model, ``train/<model>/model.h5`` (logits out, no softmax), ``spec.yaml`` (the spec file as
 given), ``history.json`` (per-epoch loss/accuracy) and ``metrics.json`` (:mod:`pipeline.measure`).
+
+A spec with ``precision: {mode: learned}`` is trained with trainable bit widths
+(:mod:`pipeline.models.learned`) and frozen into plain QKeras: ``model.h5`` is the frozen model,
+``frozen_spec.yaml`` the spec with the learned widths (what later stages use, :func:`spec_path`) and
+``learned_precision.json`` the learned widths (also under ``details.learned_precision`` in the metrics).
 """
 
 from __future__ import annotations
@@ -32,8 +37,20 @@ class Config(StrictModel):
     batch_size_override: int | None = Field(default=None, ge=1)
 
 
+FROZEN_SPEC = "frozen_spec.yaml"
+
+
 def spec_path(inputs: StageInputs, model_name: str, stage: str) -> Path:
-    """The spec file of ``model_name`` from ``inputs.model_specs`` (PipelineError if absent)."""
+    """The spec file of ``model_name`` from ``inputs.model_specs`` (PipelineError if absent).
+
+    After the train stage, a learned-precision model's spec is the frozen one the train stage wrote
+    (``<run-dir>/train/<model>/frozen_spec.yaml``; every later stage depends on train).
+    """
+    if stage != NAME:
+        for upstream in inputs.upstream.values():
+            frozen = Path(upstream).parent / NAME / model_name / FROZEN_SPEC
+            if frozen.is_file():
+                return frozen
     try:
         return Path(inputs.model_specs[model_name])
     except KeyError:
@@ -51,7 +68,8 @@ def run(inputs: StageInputs, config: Config) -> StageOutputs:
     from pipeline.measure import measure_model, save_metrics
     from pipeline.models.build import build_model
     from pipeline.models.io import save_model
-    from pipeline.models.spec import load_spec
+    from pipeline.models.learned import freeze, learned_widths
+    from pipeline.models.spec import dump_spec, load_spec
     from pipeline.models.training import configure_determinism, fit
 
     configure_determinism(inputs.seed)
@@ -86,17 +104,18 @@ def run(inputs: StageInputs, config: Config) -> StageOutputs:
             )
         out = inputs.output_dir / name
         out.mkdir(parents=True, exist_ok=True)
+        details = {"epochs_run": len(history.get("loss", [])), "epochs_max": epochs, "batch_size": batch_size}
+        if spec.learned_precision:
+            widths = learned_widths(model, spec)
+            model, spec = freeze(model, spec)
+            details["learned_precision"] = widths
+            (out / "learned_precision.json").write_text(json.dumps(widths, indent=2) + "\n")
+            (out / FROZEN_SPEC).write_text(dump_spec(spec))
         save_model(model, out / "model.h5")
         (out / "spec.yaml").write_text(path.read_text())
         (out / "history.json").write_text(json.dumps(history, indent=2) + "\n")
-        epochs_run = len(history.get("loss", []))
-        metrics = measure_model(
-            model,
-            dataset,
-            spec,
-            stage=NAME,
-            details={"epochs_run": epochs_run, "epochs_max": epochs, "batch_size": batch_size},
-        )
+        epochs_run = details["epochs_run"]
+        metrics = measure_model(model, dataset, spec, stage=NAME, details=details)
         save_metrics(metrics, out / "metrics.json")
         summary[name] = {
             "accuracy": metrics.physics.accuracy,

@@ -1,0 +1,232 @@
+"""Learned fixed-point precision (pipeline/models/learned.py): forward = QKeras at the frozen widths,
+the resource term lowers the bits, freezing is exact, the frozen model deploys bit-exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline.models.spec import parse_spec
+
+BASE = {
+    "name": "tiny_learned",
+    "input_features": 6,
+    "input_quantizer": {"bits": 10, "integer_bits": 3},
+    "defaults": {
+        "weight": {"bits": 6, "integer_bits": 0},
+        "bias": {"bits": 6, "integer_bits": 0},
+        "activation": {"bits": 6, "integer_bits": 1},
+    },
+    "layers": [{"units": 8}, {"units": 3, "activation": "linear"}],
+    "precision": {"mode": "learned", "beta": 0.0, "min_bits": 2, "max_bits": 12},
+}
+
+
+def _spec(beta: float = 0.0):
+    data = {**BASE, "precision": {**BASE["precision"], "beta": beta}}
+    return parse_spec(data, "test")
+
+
+def _data(n: int = 1000, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 6)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(int) + (x[:, 1] + x[:, 2] > 0.5).astype(int)
+    return x, y
+
+
+def _train(model, x, y, epochs: int) -> None:
+    from pipeline.models.training import compile_model, configure_determinism, one_hot
+
+    configure_determinism(0)
+    compile_model(model, 1e-2)
+    model.fit(x, one_hot(y, 3), epochs=epochs, batch_size=128, verbose=0, shuffle=False)
+
+
+@pytest.mark.parametrize(
+    ("integer_bits", "fractional_bits", "signed"),
+    [(0, 5, True), (2, 3, True), (3, 0, True), (0, 4, False), (1, 5, False), (4, 2, False)],
+)
+def test_forward_equals_qkeras_at_the_same_widths(integer_bits, fractional_bits, signed):
+    import tensorflow as tf
+    from qkeras import quantized_bits, quantized_relu
+
+    from pipeline.models.learned import fixed_point_quantize
+
+    x = np.random.default_rng(1).normal(scale=2.0**integer_bits, size=5000).astype(np.float32)
+    x[:50] = np.arange(50) * 2.0**-fractional_bits / 2  # exact ties: half to even in both
+    # non-integer trainable values round up to the widths
+    ours = fixed_point_quantize(
+        tf.constant(x), tf.constant(integer_bits - 0.3), tf.constant(fractional_bits - 0.7), signed
+    ).numpy()
+    if signed:
+        reference = quantized_bits(integer_bits + fractional_bits + 1, integer_bits, alpha=1)(x).numpy()
+    else:
+        reference = quantized_relu(integer_bits + fractional_bits, integer_bits)(np.maximum(x, 0)).numpy()
+        ours = fixed_point_quantize(
+            tf.constant(np.maximum(x, 0)),
+            tf.constant(integer_bits - 0.3),
+            tf.constant(fractional_bits - 0.7),
+            signed,
+        ).numpy()
+    np.testing.assert_array_equal(ours, reference)
+
+
+def test_bit_gradients_have_the_expected_signs():
+    import tensorflow as tf
+
+    from pipeline.models.learned import fixed_point_quantize
+
+    x = tf.constant(np.random.default_rng(2).normal(size=4000).astype(np.float32) * 4)
+    integer, fractional = tf.Variable(1.0), tf.Variable(2.0)
+    with tf.GradientTape() as tape:
+        error = tf.reduce_sum((fixed_point_quantize(x, integer, fractional, True) - x) ** 2)
+    d_integer, d_fractional = tape.gradient(error, [integer, fractional])
+    assert float(d_integer) < 0  # wider range: less clipping error
+    assert float(d_fractional) < 0  # more fractional bits: less rounding error
+
+
+def test_resource_term_lowers_the_bits():
+    from pipeline.models.build import build_model
+    from pipeline.models.learned import learned_widths
+
+    x, y = _data()
+    totals = {}
+    for beta in (0.0, 1e-3):
+        spec = _spec(beta)
+        model = build_model(spec, seed=3)
+        _train(model, x, y, epochs=2)
+        widths = learned_widths(model, spec)
+        totals[beta] = (
+            widths["input_container"]["bits"]
+            + sum(layer["weight"]["bits"] for layer in widths["layers"].values())
+            + sum(layer.get("activation", {}).get("bits", 0) for layer in widths["layers"].values())
+        )
+    assert totals[1e-3] < totals[0.0]
+
+
+def test_freeze_is_exact_and_gives_plain_qkeras():
+    import tensorflow as tf
+
+    from pipeline.models.build import build_model
+    from pipeline.models.learned import BIT_RATE, freeze
+
+    x, y = _data()
+    spec = _spec(1e-4)
+    model = build_model(spec, seed=4)
+    _train(model, x, y, epochs=2)
+    quantizer = model.get_layer("input_quant").quantizer
+    # the deployed input is the covering container: make every feature use it, then compare exactly
+    integer = float(np.ceil(np.max(quantizer.integer_bits.numpy()))) - 0.5
+    fractional = float(np.ceil(np.max(quantizer.fractional_bits.numpy()))) - 0.5
+    quantizer._integer.assign(tf.fill(quantizer._integer.shape, integer / BIT_RATE))
+    quantizer._fractional.assign(tf.fill(quantizer._fractional.shape, fractional / BIT_RATE))
+    plain, fixed = freeze(model, spec)
+    assert {type(layer).__name__ for layer in plain.layers} <= {"InputLayer", "QActivation", "QDense"}
+    assert fixed.precision is None
+    np.testing.assert_array_equal(model.predict(x, verbose=0), plain.predict(x, verbose=0))
+
+
+def test_per_feature_formats_fit_the_container():
+    from pipeline.deploy.emulator import quantize_real
+    from pipeline.deploy.integer_network import FixedFormat
+    from pipeline.models.build import build_model
+    from pipeline.models.learned import input_container, learned_widths
+
+    x, y = _data()
+    spec = _spec(1e-4)
+    model = build_model(spec, seed=5)
+    _train(model, x, y, epochs=2)
+    container = input_container(model)
+    widths = learned_widths(model, spec)
+    wide = FixedFormat(container.bits, container.integer_bits + 1, True)
+    for feature in widths["input_features"]:
+        fmt = FixedFormat(feature["bits"], feature["integer_bits"] + 1, True)
+        values, _ = quantize_real(x[:, 0] * 4, fmt)
+        real = values * 2.0**-fmt.fractional_bits
+        again, saturated = quantize_real(real, wide)  # every per-feature value is exact in the container
+        assert saturated == 0
+        np.testing.assert_array_equal(again * 2.0**-wide.fractional_bits, real)
+
+
+@pytest.mark.slow
+def test_frozen_model_is_bit_exact_through_qonnx_csim_and_rtl(tmp_path):
+    """The frozen model through the unchanged deploy flow: QONNX executor, hls4ml C-sim, da4ml RTL."""
+    from pipeline.deploy.emulator import emulate
+    from pipeline.deploy.export_qonnx import (
+        dense_node_names,
+        execute_qonnx,
+        export_qonnx,
+        integer_logits,
+        output_fractional_bits,
+    )
+    from pipeline.deploy.from_qkeras import integer_network_from_qkeras
+    from pipeline.deploy.hls import build_hls_config, convert_to_hls, csim_predict, load_hls_settings
+    from pipeline.models.build import build_model
+    from pipeline.models.learned import freeze
+    from pipeline.rtl.design import check_bit_exact, compile_design, write_design
+    from pipeline.rtl.trace import trace_network
+
+    x, y = _data(3000)
+    spec = _spec(1e-4)
+    model = build_model(spec, seed=6)
+    _train(model, x, y, epochs=2)
+    plain, fixed = freeze(model, spec)
+    network = integer_network_from_qkeras(plain)
+    assert network.input_format.bits == fixed.input_quantizer.bits
+    fractional = output_fractional_bits(network)
+    expected = emulate(network, x).logits_raw
+    np.testing.assert_array_equal(integer_logits(plain.predict(x, verbose=0), fractional), expected)
+    wrapper = export_qonnx(plain, network)
+    np.testing.assert_array_equal(integer_logits(execute_qonnx(wrapper, x), fractional), expected)
+    repo = __import__("pathlib").Path(__file__).resolve().parents[2]
+    settings = load_hls_settings(repo / "hls4ml_configs" / "vitis_latency.yml")
+    config = build_hls_config(wrapper, network, dense_node_names(wrapper, network), settings)
+    hls_model = convert_to_hls(wrapper, config, settings, tmp_path / "hls4ml_prj")
+    np.testing.assert_array_equal(integer_logits(csim_predict(hls_model, x), fractional), expected)
+    traced = trace_network(network, 5.0)
+    design = write_design(traced, tmp_path / "rtl", 5.0, "xcvu13p-flga2577-2-e")
+    report = check_bit_exact(compile_design(design, tmp_path / "build"), network, x)
+    assert report.samples == len(x) and report.mismatched_values == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        ({"precision": {"mode": "learned", "min_bits": 9, "max_bits": 4}}, "precision"),
+        ({"precision": {"mode": "learned", "beta": -1.0}}, "precision.beta"),
+        ({"precision": {"mode": "learned", "bogus": 1}}, "precision.bogus"),
+        ({"input_quantizer": None}, "input_quantizer"),
+    ],
+)
+def test_bad_precision_sections_are_errors_naming_the_key(change, key):
+    from pipeline.errors import PipelineError
+
+    with pytest.raises(PipelineError) as error:
+        parse_spec({**BASE, **change}, "models/x.yaml")
+    assert key in str(error.value)
+
+
+def test_later_stages_read_the_frozen_spec(tmp_path):
+    from pipeline.stage_api import StageInputs
+    from pipeline.stages.train import FROZEN_SPEC, spec_path
+
+    original = tmp_path / "models" / "m.yaml"
+    original.parent.mkdir()
+    original.write_text("name: m\n")
+    run = tmp_path / "run"
+    (run / "prune").mkdir(parents=True)
+    inputs = StageInputs(
+        output_dir=tmp_path / "staging",
+        upstream={"prune": run / "prune"},
+        models=("m",),
+        model_specs={"m": original},
+        repo_root=tmp_path,
+        seed=0,
+        quiet=True,
+    )
+    assert spec_path(inputs, "m", "constrain") == original  # fixed precision: the spec file
+    frozen = run / "train" / "m" / FROZEN_SPEC
+    frozen.parent.mkdir(parents=True)
+    frozen.write_text("name: m\n")
+    assert spec_path(inputs, "m", "constrain") == frozen
+    assert spec_path(inputs, "m", "train") == original
