@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     _common(
         commands.add_parser("status", help="show what is done, stale, failed or missing in a run directory")
     )
+    from pipeline.scan.cli import add_scan_commands
+
+    add_scan_commands(commands)
     return parser
 
 
@@ -76,7 +79,11 @@ def _print_event(stage: str, event: str) -> None:
 
 def _dispatch(args: argparse.Namespace) -> int:
     from pipeline.runner import pipeline_status, run_pipeline
+    from pipeline.scan.cli import SCAN_COMMANDS, dispatch_scan
     from pipeline.stages import STAGES
+
+    if args.command in SCAN_COMMANDS:
+        return dispatch_scan(args)
 
     config = load_config(args.config)
     run_dir = _run_dir(args, config)
