@@ -23,8 +23,14 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
-BASELINE = {"model": "jet_dnn_q6_qap", "yosys_luts": 20353, "accuracy": 0.7320, "latency_ns": 30.0,
-            "float_accuracy": 0.7339, "source": "README results table (runs/default/report/metrics.json)"}
+BASELINE = {
+    "model": "jet_dnn_q6_qap",
+    "yosys_luts": 20353,
+    "accuracy": 0.7320,
+    "latency_ns": 30.0,
+    "float_accuracy": 0.7339,
+    "source": "README results table (runs/default/report/metrics.json)",
+}
 PHASES = ("train_seconds", "prune_seconds", "constrain_seconds", "evaluate_seconds", "estimate_seconds")
 
 
@@ -46,8 +52,11 @@ def headline(run_dir: Path) -> dict:
     shutil.copy(run_dir / "scan" / "trials.parquet", RESULTS / "scan_headline.parquet")
     floor = BASELINE["float_accuracy"] - 0.01
     qualifying = [
-        point for point in summary["front"]
-        if point["yosys_luts"] is not None and point["accuracy"] >= floor and point["latency_ns"] <= 25.0
+        point
+        for point in summary["front"]
+        if point["yosys_luts"] is not None
+        and point["accuracy"] >= floor
+        and point["latency_ns"] <= 25.0
         and point["verilator_mismatched_jets"] == 0
     ]
     best = min(qualifying, key=lambda point: point["yosys_luts"]) if qualifying else None
@@ -57,15 +66,20 @@ def headline(run_dir: Path) -> dict:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores shared with other jobs",
         "scan_config": "scan.yaml",
         "trial_budget": summary["trial_budget"],
-        "trials": summary["trials"], "done": summary["done"], "failed": summary["failed"],
+        "trials": summary["trials"],
+        "done": summary["done"],
+        "failed": summary["failed"],
         "wall_seconds": round(time.time() - start, 1),
         "client_cpu_seconds_incl_local_workers": round(_cpu_seconds() - cpu, 1),
         "trial_seconds_sum": round(float(done["total_seconds"].sum()), 1),
         "baseline": BASELINE,
-        "criterion": "front point with Yosys LUTs <= baseline / 4, accuracy >= float - 1 point, latency <= 25 ns, "
-                     "0 Verilator mismatches",
+        "criterion": "front point with Yosys LUTs <= baseline / 4, accuracy >= float - 1 point, "
+        "latency <= 25 ns, "
+        "0 Verilator mismatches",
         "headline_point": best,
-        "lut_reduction_vs_baseline": None if best is None else round(BASELINE["yosys_luts"] / best["yosys_luts"], 2),
+        "lut_reduction_vs_baseline": None
+        if best is None
+        else round(BASELINE["yosys_luts"] / best["yosys_luts"], 2),
         "met": best is not None and BASELINE["yosys_luts"] / best["yosys_luts"] >= 4.0,
         "front": summary["front"],
         "da4ml_vs_yosys": summary["da4ml_vs_yosys"],
@@ -80,16 +94,24 @@ def _tiny_scan(directory: Path, workers: int) -> dict:
     from pipeline.scan.table import read_table
     from tests.scan.conftest import write_scan
 
-    path = write_scan(directory, trials=6, cluster={"kind": "local", "workers": workers},
-                      space={"input_bits": [6, 8, 10], "weight_bits": [3, 4, 6], "width_multiplier": [0.125, 0.25]})
+    path = write_scan(
+        directory,
+        trials=6,
+        cluster={"kind": "local", "workers": workers},
+        space={"input_bits": [6, 8, 10], "weight_bits": [3, 4, 6], "width_multiplier": [0.125, 0.25]},
+    )
     start = time.time()
     run_scan(load_scan(path), directory / "run", quiet=True)
     wall = time.time() - start
     table = read_table(directory / "run" / "scan")
-    return {"workers": workers, "trials": int(len(table)), "wall_seconds": round(wall, 1),
-            "trials_per_hour": round(3600 * len(table) / wall, 1),
-            "mean_trial_split_seconds": {phase: round(float(table[phase].mean()), 2) for phase in PHASES},
-            "mean_trial_seconds": round(float(table["total_seconds"].mean()), 2)}
+    return {
+        "workers": workers,
+        "trials": len(table),
+        "wall_seconds": round(wall, 1),
+        "trials_per_hour": round(3600 * len(table) / wall, 1),
+        "mean_trial_split_seconds": {phase: round(float(table[phase].mean()), 2) for phase in PHASES},
+        "mean_trial_seconds": round(float(table["total_seconds"].mean()), 2),
+    }
 
 
 def throughput(work: Path) -> dict:
@@ -98,14 +120,15 @@ def throughput(work: Path) -> dict:
     per_trial = runs[0]["mean_trial_seconds"]
     return {
         "command": "benchmarks/bench_scan.py --throughput",
-        "note": "tiny trials (600 training jets, 1 epoch per phase, 16-8-8-5 network), the same 6 trials with 1 "
-                "and with 2 local workers, run one after the other on a 2-core machine shared with other jobs",
+        "note": "tiny trials (600 training jets, 1 epoch per phase, 16-8-8-5 network), "
+        "the same 6 trials with 1 "
+        "and with 2 local workers, run one after the other on a 2-core machine shared with other jobs",
         "runs": runs,
         "ratio_2_vs_1_workers": round(ratio, 2),
         "projection": {
             "stated_as": "projection, not a measurement",
             "assumption": "1,000 headline-budget trials, one single-threaded worker per core, 100 cores, "
-                          "linear scaling (trials are independent), per-trial time of the headline scan",
+            "linear scaling (trials are independent), per-trial time of the headline scan",
         },
         "mean_trial_seconds_one_worker": per_trial,
     }

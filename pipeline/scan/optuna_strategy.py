@@ -73,7 +73,8 @@ def run_optuna(
         known[row["key"]] = values
     finished = len(known)
     log(
-        f"optuna ({config.sampler}): {finished} trials already finished (skipped), {max(0, config.trials - finished)} to run"
+        f"optuna ({config.sampler}): {finished} trials already finished (skipped), "
+        f"{max(0, config.trials - finished)} to run"
     )
     in_flight: dict[str, Any] = {}
     width = parallelism(config.cluster)

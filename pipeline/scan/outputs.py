@@ -100,6 +100,10 @@ def plot_scan(table: pd.DataFrame, scan_dir, accuracy_floor: float | None) -> li
     return names
 
 
+def _text(value: Any) -> str:
+    return "-" if value is None or pd.isna(value) else f"{value:.0f}"
+
+
 def front_markdown(front: pd.DataFrame) -> str:
     """The front as a Markdown table."""
     lines = [
@@ -107,12 +111,11 @@ def front_markdown(front: pd.DataFrame) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for _, row in front.sort_values("luts").iterrows():
-        yosys = row.get("yosys_luts")
-        mismatches = row.get("verilator_mismatched_jets")
+        yosys = _text(row.get("yosys_luts"))
+        mismatches = _text(row.get("verilator_mismatched_jets"))
         lines.append(
             f"| {row['key'][:10]} | {100 * row['accuracy']:.2f} % | {row['luts']:.0f} | "
-            f"{'-' if yosys is None or pd.isna(yosys) else f'{yosys:.0f}'} | {int(row['latency_cycles'])} cycles, "
-            f"{row['latency_ns']:.0f} ns | {'-' if mismatches is None or pd.isna(mismatches) else f'{mismatches:.0f}'} | "
+            f"{yosys} | {int(row['latency_cycles'])} cycles, {row['latency_ns']:.0f} ns | {mismatches} | "
             f"`{row['params']}` |"
         )
     return "\n".join(lines) + "\n"
@@ -130,7 +133,8 @@ def write_outputs(scan, table: pd.DataFrame, log: Callable[[str], None]) -> dict
     if best is not None:
         note = (
             f"found by trigger-pipeline scan '{config.name}' (trial {best['key']}): scan accuracy "
-            f"{100 * best['accuracy']:.2f} %, {best['luts']:.0f} da4ml LUTs, {int(best['latency_cycles'])} cycles"
+            f"{100 * best['accuracy']:.2f} %, {best['luts']:.0f} da4ml LUTs, "
+            f"{int(best['latency_cycles'])} cycles"
         )
         path = scan_dir / f"{config.best_model_name}.yaml"
         write_best_spec(best, config.best_model_name, path, note)

@@ -70,9 +70,11 @@ class SearchSpace(StrictModel):
     activation_bits: Dimension | None = None
     width_multiplier: Dimension | None = None
     target_sparsity: Dimension | None = None
-    layer_groups: dict[str, tuple[int, ...]] = {"first": (0,), "rest": (1, 2, 3)}
-    accumulator_method: dict[str, Dimension] = {}
-    accumulator_bits: dict[str, Dimension] = {}
+    layer_groups: dict[str, tuple[int, ...]] = Field(
+        default_factory=lambda: {"first": (0,), "rest": (1, 2, 3)}
+    )
+    accumulator_method: dict[str, Dimension] = Field(default_factory=dict)
+    accumulator_bits: dict[str, Dimension] = Field(default_factory=dict)
     learned_precision: Dimension | None = None
 
     @model_validator(mode="after")
@@ -257,7 +259,7 @@ def resolve_spec(base: Any, point: dict[str, Any], space: SearchSpace, name: str
     for layer in layers:
         entry: dict[str, Any] = {"activation": layer.activation}
         last = layer.index == n_layers - 1
-        entry["units"] = layer.units if last else max(1, int(round(layer.units * multiplier)))
+        entry["units"] = layer.units if last else max(1, round(layer.units * multiplier))
         for key, attribute in (
             ("weight_bits", "weight"),
             ("bias_bits", "bias"),

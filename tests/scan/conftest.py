@@ -43,7 +43,11 @@ def write_scan(directory: Path, **changes) -> Path:
     pipeline = {
         "name": "tiny",
         "seed": 7,
-        "data": {"source": "pythia", "sample": str(REPO / "triggers_data" / "jets_pythia.h5"), "max_jets_per_class": 300},
+        "data": {
+            "source": "pythia",
+            "sample": str(REPO / "triggers_data" / "jets_pythia.h5"),
+            "max_jets_per_class": 300,
+        },
     }
     (directory / "pipeline.yaml").write_text(yaml.safe_dump(pipeline))
     scan = {**TINY_SCAN, **changes}

@@ -19,7 +19,11 @@ from tests.scan.conftest import TINY_SCAN, write_scan
         ({"input_bits": [4, 8], "input_integer_bits": [3, 4]}, "space.input_integer_bits", "impossible bits"),
         ({"accumulator_bits": {"first": [1]}}, "space.accumulator_bits.first", "impossible bit width"),
         ({"accumulator_method": {"first": ["a3q"]}}, "space.accumulator_method.first", "unknown method"),
-        ({"accumulator_method": {"middle": ["a2q"]}}, "space.accumulator_method.middle", "unknown layer group"),
+        (
+            {"accumulator_method": {"middle": ["a2q"]}},
+            "space.accumulator_method.middle",
+            "unknown layer group",
+        ),
         ({"weight_bits": [[4, 4]]}, "space.weight_bits", "per-layer list needs 4 values"),
         ({"learned_precision": [True]}, "space.learned_precision", "not available"),
     ],

@@ -36,7 +36,9 @@ def test_point_resolves_to_a_valid_spec():
     assert (spec.input_quantizer.bits, spec.input_quantizer.integer_bits) == (8, 2)
     assert spec.pruning.target_sparsity == 0.9
     assert layers[0].accumulator_bits is None and layers[0].accumulator_method is None
-    assert [(layer.accumulator_bits, layer.accumulator_method) for layer in layers[1:]] == [(12, "a2q_plus")] * 3
+    assert [(layer.accumulator_bits, layer.accumulator_method) for layer in layers[1:]] == [
+        (12, "a2q_plus")
+    ] * 3
 
 
 def test_zero_sparsity_means_no_pruning_and_absent_keys_keep_the_base():
@@ -52,10 +54,14 @@ def test_zero_sparsity_means_no_pruning_and_absent_keys_keep_the_base():
 
 
 def test_grid_and_random_points():
-    space = SearchSpace.model_validate({"weight_bits": [4, 6], "width_multiplier": {"low": 0.25, "high": 0.75, "step": 0.25}})
+    space = SearchSpace.model_validate(
+        {"weight_bits": [4, 6], "width_multiplier": {"low": 0.25, "high": 0.75, "step": 0.25}}
+    )
     grid = grid_points(space, 100, seed=0)
     assert len(grid) == 6 and {point["width_multiplier"] for point in grid} == {0.25, 0.5, 0.75}
-    assert grid_points(space, 4, seed=1) == grid_points(space, 4, seed=1) and len(grid_points(space, 4, 1)) == 4
+    assert (
+        grid_points(space, 4, seed=1) == grid_points(space, 4, seed=1) and len(grid_points(space, 4, 1)) == 4
+    )
     first = random_points(space, 5, seed=2)
     assert first == random_points(space, 5, seed=2)
     assert len({tuple(sorted(point.items())) for point in first}) == 5  # distinct
