@@ -154,10 +154,12 @@ def _check_dimension(name: str, values: list[Any]) -> None:
 
 
 def learned_precision_available() -> bool:
-    """Hook: True once the learned-precision module (HGQ, separate issue) exists."""
-    import importlib.util
+    """Hook for learned precision (QFX / HGQ, separate issue): True once model specs have a
+    ``precision: {mode: learned}`` section; a point with ``learned_precision: true`` then sets it and
+    the trial trains whatever the spec asks for."""
+    from pipeline.models.spec import ModelSpec
 
-    return importlib.util.find_spec("pipeline.learned_precision") is not None
+    return "precision" in ModelSpec.model_fields
 
 
 def check_against_spec(space: SearchSpace, spec: Any) -> None:
@@ -300,4 +302,9 @@ def resolve_spec(base: Any, point: dict[str, Any], space: SearchSpace, name: str
     else:
         spec["pruning"] = None
     spec["training"] = base.training.model_dump()
+    base_precision = getattr(base, "precision", None)  # learned-precision hook (see above)
+    if base_precision is not None:
+        spec["precision"] = base_precision.model_dump()
+    if point.get("learned_precision"):  # false keeps the base's precision section (or none)
+        spec["precision"] = {**spec.get("precision", {}), "mode": "learned"}
     return spec
