@@ -19,6 +19,7 @@ import platform
 import shutil
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,12 +41,15 @@ def _cpu_seconds() -> float:
     return usage.user + usage.system + usage.children_user + usage.children_system
 
 
-def headline(run_dir: Path) -> dict:
+def headline(run_dir: Path, trials: int | None) -> dict:
     from pipeline.scan.config import load_scan
     from pipeline.scan.runner import run_scan
     from pipeline.scan.table import read_table
 
     loaded = load_scan(REPO / "scan.yaml")
+    planned = loaded.config.trials
+    if trials is not None:  # stop early: finished trials are kept (by key), no new ones beyond `trials`
+        loaded = replace(loaded, config=loaded.config.model_copy(update={"trials": trials}))
     start, cpu = time.time(), _cpu_seconds()
     summary = run_scan(loaded, run_dir)
     table = read_table(run_dir / "scan")
@@ -62,10 +66,11 @@ def headline(run_dir: Path) -> dict:
     best = min(qualifying, key=lambda point: point["yosys_luts"]) if qualifying else None
     done = table[table["status"] == "done"]
     return {
-        "command": "benchmarks/bench_scan.py --headline",
+        "command": "benchmarks/bench_scan.py " + " ".join(sys.argv[1:]),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores shared with other jobs",
         "scan_config": "scan.yaml",
         "trial_budget": summary["trial_budget"],
+        "trials_planned_in_scan_yaml": planned,
         "trials": summary["trials"],
         "done": summary["done"],
         "failed": summary["failed"],
@@ -138,12 +143,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--headline", action="store_true")
     parser.add_argument("--throughput", action="store_true")
+    parser.add_argument("--trials", type=int, default=None, help="override scan.yaml's budget")
     parser.add_argument("--run-dir", type=Path, default=REPO / "runs" / "default")
     parser.add_argument("--work", type=Path, default=Path("/tmp/bench_scan"))
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     if args.headline:
-        result = headline(args.run_dir)
+        result = headline(args.run_dir, args.trials)
         (RESULTS / "scan_headline.json").write_text(json.dumps(result, indent=2) + "\n")
         print(json.dumps({key: result[key] for key in ("trials", "done", "headline_point", "met")}, indent=2))
     if args.throughput:
