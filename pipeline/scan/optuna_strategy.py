@@ -3,7 +3,8 @@
 Objectives: integer (deployed) accuracy up, da4ml LUTs down, latency in cycles down. The study lives
 in memory; on a rerun it is rebuilt from the table (``study.add_trial``), so finished trials are
 never run again and the sampler continues from what is known. Up to the cluster's parallelism trials
-are in flight at once; a failed trial is told as ``FAIL``.
+are in flight at once; a failed trial is told as ``FAIL``. A point the sampler asks again is not run
+twice: it is told the known values (or ``FAIL`` while the first one runs) and the sampler asked again.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from pipeline.engine import TaskStream, parallelism
 from pipeline.scan.table import read_table
 
 DIRECTIONS = ("maximize", "minimize", "minimize")
+#: Asked points in a row that repeat a known or running point before the scan stops asking.
+MAX_REPEATS = 50
 
 
 def _encode(value: Any) -> Any:
@@ -79,26 +82,29 @@ def run_optuna(
     in_flight: dict[str, Any] = {}
     width = parallelism(config.cluster)
     number = finished
+    repeats = 0
     with progress("scan trials", config.trials) as bar:
         bar.advance(min(finished, config.trials))
         while finished < config.trials:
-            while len(in_flight) < width and number < config.trials:
+            while len(in_flight) < width and number < config.trials and repeats < MAX_REPEATS:
                 trial = study.ask(distributions)
                 point = {name: decode[name][trial.params[name]] for name in dimensions}
                 task = scan.task(point, number)
-                number += 1
-                if task.key in known or task.key in done:  # asked again: tell what is known, run nothing
+                if task.key in known or task.key in done or task.key in in_flight:
+                    # a repeat: told what is known (a point still in flight: as failed), never run twice
                     values = known.get(task.key)
                     study.tell(trial, values, state=None if values else optuna.trial.TrialState.FAIL)
-                    finished += 1
-                    bar.advance()
+                    repeats += 1
                     continue
+                repeats = 0
+                number += 1
                 in_flight[task.key] = trial
                 scan.running[task.key] = task.number
                 stream.submit(task)
             scan.write_running()
-            if not in_flight:
-                continue
+            if not in_flight:  # the sampler only repeats known points: the space is exhausted
+                log(f"optuna: {MAX_REPEATS} repeated points in a row, stopping at {finished} trials")
+                break
             task, row, error = stream.next()
             if error is not None:
                 row = {
@@ -115,5 +121,6 @@ def run_optuna(
             known[task.key] = values
             scan.running.pop(task.key, None)
             finished += 1
+            repeats = 0  # new information: the sampler may propose new points again
             bar.advance()
         scan.write_running()
