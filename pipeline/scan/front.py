@@ -47,12 +47,14 @@ def mark_front(table: pd.DataFrame) -> pd.DataFrame:
 def firmware_candidates(
     table: pd.DataFrame, accuracy_floor: float | None, max_points: int | None
 ) -> pd.DataFrame:
-    """Front points for the full firmware flow: above the floor first, then fewest LUTs first."""
-    front = table[table["on_front"]].copy()
-    above = front["accuracy"] >= (accuracy_floor if accuracy_floor is not None else -1.0)
-    front = front.assign(_above=above).sort_values(["_above", "luts"], ascending=[False, True])
-    front = front.drop(columns="_above")
-    return front if max_points is None else front.head(max_points)
+    """Front points for the full firmware flow: those at ``accuracy >= accuracy_floor`` with the fewest
+    LUTs first, then (when fewer clear the floor) the most accurate other front points."""
+    front = table[table["on_front"]]
+    floor = accuracy_floor if accuracy_floor is not None else -1.0
+    above = front[front["accuracy"] >= floor].sort_values("luts")
+    below = front[front["accuracy"] < floor].sort_values("accuracy", ascending=False)
+    ordered = pd.concat([above, below])
+    return ordered if max_points is None else ordered.head(max_points)
 
 
 def best_point(table: pd.DataFrame, accuracy_floor: float | None) -> pd.Series | None:

@@ -39,6 +39,7 @@ def test_front_candidates_and_best():
     assert table["on_front"].tolist() == [True, True, False, True]
     assert firmware_candidates(table, 0.715, None)["key"].tolist() == ["a", "d", "b"]
     assert firmware_candidates(table, 0.715, 1)["key"].tolist() == ["a"]
+    assert firmware_candidates(table, 0.9, 2)["key"].tolist() == ["a", "d"]  # none clears: most accurate
     assert best_point(table, 0.715)["key"] == "a"
     assert best_point(table, 0.0)["key"] == "b"
     assert best_point(table, 0.9) is None
