@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     _common(
         commands.add_parser("status", help="show what is done, stale, failed or missing in a run directory")
     )
+    from pipeline.scan.cli import add_scan_commands
+
+    add_scan_commands(commands)
     return parser
 
 
@@ -86,7 +89,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     from pipeline.checks.hook import ChecksHook, has_budgets, validate_checks
     from pipeline.checks.table import current_results, render_table
     from pipeline.runner import pipeline_status, run_pipeline
+    from pipeline.scan.cli import SCAN_COMMANDS, dispatch_scan
     from pipeline.stages import STAGES
+
+    if args.command in SCAN_COMMANDS:
+        return dispatch_scan(args)
 
     config = load_config(args.config)
     run_dir = _run_dir(args, config)

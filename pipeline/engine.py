@@ -160,3 +160,58 @@ def map_as_completed(
     by_future = {future.key: item for future, item in zip(futures, items, strict=True)}
     for future in as_completed(futures):
         yield by_future[future.key], future
+
+
+def parallelism(config: ClusterConfig) -> int:
+    """How many tasks the cluster runs at once at most (local workers, or jobs x cores)."""
+    if config.kind == "local":
+        return local_worker_count(config)
+    return config.adapt_maximum * config.cores
+
+
+class TaskStream:
+    """Futures submitted one by one and streamed as they finish, with lost work resubmitted.
+
+    Dask reschedules a task whose worker died (up to ``distributed.scheduler.allowed-failures``
+    times); when it gives up (:class:`distributed.KilledWorker`) or the task is cancelled, the stream
+    submits the item again, at most ``resubmissions`` times, then reports the error. ``function``
+    should return its own errors as values: an exception it raises is re-raised by :meth:`results`.
+    """
+
+    def __init__(self, client: Any, function: Callable[[Any], Any], *, resubmissions: int = 3) -> None:
+        from distributed import as_completed
+
+        self._client = client
+        self._function = function
+        self._resubmissions = resubmissions
+        self._pending: dict[str, tuple[Any, int]] = {}
+        self._completed = as_completed([], with_results=False)
+
+    def submit(self, item: Any, attempt: int = 0) -> None:
+        """Submit ``function(item)``."""
+        future = self._client.submit(self._function, item, pure=False)
+        self._pending[future.key] = (item, attempt)
+        self._completed.add(future)
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def next(self) -> tuple[Any, Any, BaseException | None]:
+        """Block until one submitted item finishes; return ``(item, result, error)``.
+
+        ``error`` is the :class:`distributed.KilledWorker` (or cancellation) of an item that could not
+        be resubmitted any more; ``result`` is then ``None``.
+        """
+        from concurrent.futures import CancelledError
+
+        from distributed import KilledWorker
+
+        while True:
+            future = next(self._completed)
+            item, attempt = self._pending.pop(future.key)
+            try:
+                return item, future.result(), None
+            except (KilledWorker, CancelledError) as error:
+                if attempt >= self._resubmissions:
+                    return item, None, error
+                self.submit(item, attempt + 1)

@@ -1,0 +1,75 @@
+"""The full firmware flow of one front point, run on a Dask worker.
+
+It is the firmware stage's per-model body, :func:`pipeline.stages.firmware.build_one` (da4ml RTL,
+Verilator simulation bit-exact against :mod:`pipeline.deploy.emulator`, Yosys ``synth_xilinx``),
+applied to the model the trial saved. The record sets the da4ml estimate next to Yosys' LUTs.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class FirmwareTask:
+    """One front point's firmware job (paths on the shared filesystem)."""
+
+    key: str
+    trial_dir: str
+    data_dir: str
+    firmware: dict[str, Any]
+
+
+def run_firmware(task: FirmwareTask) -> dict[str, Any]:
+    """Build, simulate and synthesize the trial's model; never raises (errors go in the record)."""
+    import json
+    import os
+
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(tempfile.gettempdir()) / "numba_cache"))
+    started = time.perf_counter()
+    record: dict[str, Any] = {"key": task.key}
+    try:
+        from pipeline.data.io import load_dataset
+        from pipeline.deploy.from_qkeras import integer_network_from_qkeras
+        from pipeline.models.io import load_model
+        from pipeline.stages.firmware import Config, build_one
+
+        trial_dir = Path(task.trial_dir)
+        widths = json.loads((trial_dir / "accumulators.json").read_text())["layers"]
+        network = integer_network_from_qkeras(load_model(trial_dir / "model.h5"), widths)
+        features = load_dataset(Path(task.data_dir)).x_test[: task.firmware["max_test_jets"]]
+        config = Config(
+            clock_period_ns=task.firmware["clock_period_ns"],
+            adder_levels_per_ns=task.firmware["adder_levels_per_ns"],
+            hard_dc=task.firmware["hard_dc"],
+            synthesize=task.firmware["synthesize"],
+            yosys_family=task.firmware["yosys_family"],
+            vendor=False,
+        )
+        with tempfile.TemporaryDirectory() as scratch:
+            output = trial_dir / "firmware"
+            output.mkdir(exist_ok=True)
+            result = build_one(
+                network, features, output, Path(scratch) / "point", config, Path(scratch) / "none"
+            )
+        (trial_dir / "firmware" / "firmware.json").write_text(
+            json.dumps(result, indent=2, sort_keys=True) + "\n"
+        )
+        synthesis = result["synthesis"] or {}
+        record.update(
+            yosys_luts=float(synthesis["luts"]) if "luts" in synthesis else float("nan"),
+            yosys_flip_flops=float(synthesis.get("flip_flops", float("nan"))),
+            verilator_jets=float(result["bit_exact"]["samples"]),
+            verilator_mismatched_jets=float(result["bit_exact"]["mismatched_samples"]),
+            firmware_cycles=float(result["design"]["cycles"]),
+            firmware_error="",
+        )
+    except Exception as error:
+        record["firmware_error"] = traceback.format_exception_only(type(error), error)[-1].strip()[:2000]
+    record["firmware_seconds"] = round(time.perf_counter() - started, 3)
+    return record

@@ -1,0 +1,68 @@
+"""Points of the search space become valid model specs; grid and random sampling are seeded."""
+
+from __future__ import annotations
+
+from pipeline.models.spec import load_spec, parse_spec
+from pipeline.scan.space import SearchSpace, grid_points, random_points, resolve_spec
+from tests.scan.conftest import REPO
+
+BASE = load_spec(REPO / "models" / "jet_dnn_q10in_a2q_plus_qap.yaml")
+
+
+def test_point_resolves_to_a_valid_spec():
+    space = SearchSpace.model_validate(
+        {
+            "accumulator_method": {"first": ["none"], "rest": ["a2q_plus"]},
+            "accumulator_bits": {"rest": [12]},
+        }
+    )
+    point = {
+        "input_bits": 8,
+        "input_integer_bits": 2,
+        "weight_bits": [4, 5, 5, 6],
+        "activation_bits": 4,
+        "width_multiplier": 0.5,
+        "target_sparsity": 0.9,
+        "accumulator_method.first": "none",
+        "accumulator_method.rest": "a2q_plus",
+        "accumulator_bits.rest": 12,
+    }
+    spec = parse_spec(resolve_spec(BASE, point, space, "trial"), "test")
+    layers = spec.resolved_layers()
+    assert [layer.units for layer in layers] == [32, 16, 16, 5]  # the output layer keeps its width
+    assert [layer.weight.bits for layer in layers] == [4, 5, 5, 6]
+    assert [layer.activation_quantizer.bits for layer in layers[:3]] == [4, 4, 4]
+    assert layers[3].activation_quantizer is None
+    assert (spec.input_quantizer.bits, spec.input_quantizer.integer_bits) == (8, 2)
+    assert spec.pruning.target_sparsity == 0.9
+    assert layers[0].accumulator_bits is None and layers[0].accumulator_method is None
+    assert [(layer.accumulator_bits, layer.accumulator_method) for layer in layers[1:]] == [
+        (12, "a2q_plus")
+    ] * 3
+
+
+def test_zero_sparsity_means_no_pruning_and_absent_keys_keep_the_base():
+    spec = parse_spec(resolve_spec(BASE, {"target_sparsity": 0.0}, SearchSpace(), "trial"), "test")
+    assert spec.pruning is None
+    assert [(layer.accumulator_bits, layer.accumulator_method) for layer in spec.resolved_layers()] == [
+        (18, "a2q"),
+        (14, "a2q_plus"),
+        (14, "a2q_plus"),
+        (14, "a2q_plus"),
+    ]
+    assert spec.input_quantizer.bits == 10
+
+
+def test_grid_and_random_points():
+    space = SearchSpace.model_validate(
+        {"weight_bits": [4, 6], "width_multiplier": {"low": 0.25, "high": 0.75, "step": 0.25}}
+    )
+    grid = grid_points(space, 100, seed=0)
+    assert len(grid) == 6 and {point["width_multiplier"] for point in grid} == {0.25, 0.5, 0.75}
+    assert (
+        grid_points(space, 4, seed=1) == grid_points(space, 4, seed=1) and len(grid_points(space, 4, 1)) == 4
+    )
+    first = random_points(space, 5, seed=2)
+    assert first == random_points(space, 5, seed=2)
+    assert len({tuple(sorted(point.items())) for point in first}) == 5  # distinct
+    assert len(random_points(space, 50, seed=2)) == 6  # never more than the space holds
