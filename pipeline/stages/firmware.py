@@ -294,7 +294,7 @@ def cache_for(inputs: StageInputs, config: Config):
 
     if not config.cache:
         return ToolCache(None)
-    return ToolCache(Path(inputs.upstream["convert"]).resolve().parent / ".cache" / "firmware")
+    return ToolCache(Path(inputs.upstream["convert"]).absolute().parent / ".cache" / "firmware")
 
 
 def run(inputs: StageInputs, config: Config) -> StageOutputs:
