@@ -74,6 +74,9 @@ def report_row(record: dict[str, Any]) -> dict[str, Any]:
             "vendor": "hls4ml build() reports" if record.get("vendor", {}).get("figures") else "none",
         },
     }
+    for name in architectures[1:]:  # flat copies for tables that show only scalar fields
+        for key in ("cycles", "latency_ns", "critical_path_ns", "luts", "flip_flops", "bit_exact"):
+            row[f"{name}_{key}"] = per_architecture[name][key]
     vendor_figures = record.get("vendor", {}).get("figures")
     if vendor_figures:
         row["vendor_figures"] = vendor_figures
