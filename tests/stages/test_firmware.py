@@ -107,7 +107,8 @@ def test_quantized_model_is_bit_exact_and_synthesized(stage_run):
 
     assert emulate(network, load_dataset(root / "data").x_test).accumulator_overflows["dense_1"] > 0
     design = record["design"]
-    assert design["latency_ns"] == design["cycles"] * 3.0 and design["cycles"] >= 1
+    period = max(3.0, record["timing"]["critical_path_ns"])  # latency at the clock the design meets
+    assert design["latency_ns"] == pytest.approx(design["cycles"] * period) and design["cycles"] >= 1
     assert record["synthesis"]["luts"] > 0 and record["synthesis"]["flip_flops"] > 0
     assert record["vendor"]["status"]
     assert (out / "tiny_q" / "rtl" / "src" / "network.v").is_file()
