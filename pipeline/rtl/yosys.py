@@ -27,6 +27,7 @@ class SynthesisResult:
     family: str
     seconds: float
     luts_by_size: dict[str, int] = field(default_factory=dict)
+    sta_text: str | None = None
 
     def count(self, prefixes: tuple[str, ...]) -> int:
         """Total of the cells whose type starts with one of ``prefixes``."""
@@ -90,18 +91,12 @@ def parse_stat(text: str) -> dict[str, int]:
     return cells
 
 
-def synthesize(rtl_dir: Path, top: str, work_dir: Path, family: str = "xcup") -> SynthesisResult:
-    """Run ``yosys`` on ``rtl_dir/src/{top}.v`` (+ stages, ``src/static``) and parse ``stat``.
+def synthesis_script(rtl_dir: Path, top: str, family: str = "xcup", options: tuple[str, ...] = ()) -> str:
+    """The relocatable Yosys script (paths relative to ``rtl_dir``): read, ``synth_xilinx -flatten``,
+    ``stat`` into ``synth_stat.txt`` and the timing pass of :mod:`pipeline.rtl.timing` into ``sta.txt``."""
+    from pipeline.rtl.timing import STA_COMMANDS
 
-    ``family`` is Yosys' ``synth_xilinx -family`` (``xcup`` UltraScale+, ``xcu`` UltraScale, ``xc7``).
-    Yosys runs inside ``rtl_dir`` with a relocatable script (paths relative to ``rtl_dir``);
-    ``work_dir`` receives ``synth.ys``, ``stat.txt`` and ``yosys.log``.
-    """
-    if shutil.which("yosys") is None:
-        raise FileNotFoundError("yosys is not on PATH")
-    start = time.perf_counter()
-    rtl_dir, work_dir = Path(rtl_dir).resolve(), Path(work_dir).resolve()
-    work_dir.mkdir(parents=True, exist_ok=True)
+    rtl_dir = Path(rtl_dir).resolve()
     sources = [
         Path("src") / f"{top}.v",
         *sorted(path.relative_to(rtl_dir) for path in (rtl_dir / "src").glob(f"{top}_stage*.v")),
@@ -113,14 +108,42 @@ def synthesize(rtl_dir: Path, top: str, work_dir: Path, family: str = "xcup") ->
         if uses_tables or path.name != "lookup_table.v"  # its default $readmemh file does not exist
     )
     commands = [f"read_verilog {source.as_posix()}" for source in sources]
-    commands += [f"synth_xilinx -flatten -family {family} -top {top}", "tee -q -o synth_stat.txt stat"]
-    (work_dir / "synth.ys").write_text("\n".join(commands) + "\n")
+    synth = " ".join(["synth_xilinx -flatten", *options, f"-family {family} -top {top}"])
+    commands += [synth, "tee -q -o synth_stat.txt stat", *STA_COMMANDS]
+    return "\n".join(commands) + "\n"
+
+
+def synthesize(
+    rtl_dir: Path, top: str, work_dir: Path, family: str = "xcup", options: tuple[str, ...] = ()
+) -> SynthesisResult:
+    """Run ``yosys`` on ``rtl_dir/src/{top}.v`` (+ stages, ``src/static``) and parse ``stat``.
+
+    ``family`` is Yosys' ``synth_xilinx -family`` (``xcup`` UltraScale+, ``xcu`` UltraScale, ``xc7``);
+    ``options`` are extra ``synth_xilinx`` flags (``-nodsp`` keeps multipliers in LUTs). The script also
+    runs Yosys ``sta`` (:mod:`pipeline.rtl.timing`); its text is in ``sta_text`` and ``sta.txt``.
+    Yosys runs inside ``rtl_dir`` with a relocatable script (paths relative to ``rtl_dir``);
+    ``work_dir`` receives ``synth.ys``, ``stat.txt`` and ``yosys.log``.
+    """
+    if shutil.which("yosys") is None:
+        raise FileNotFoundError("yosys is not on PATH")
+    start = time.perf_counter()
+    rtl_dir, work_dir = Path(rtl_dir).resolve(), Path(work_dir).resolve()
+    work_dir.mkdir(parents=True, exist_ok=True)
+    (work_dir / "synth.ys").write_text(synthesis_script(rtl_dir, top, family, options))
     command = ["yosys", "-q", "-l", str(work_dir / "yosys.log"), str(work_dir / "synth.ys")]
     completed = subprocess.run(command, cwd=rtl_dir, capture_output=True)
     if completed.returncode != 0:
         raise RuntimeError(f"yosys failed: {completed.stderr.decode()[-3000:]}")
     shutil.move(rtl_dir / "synth_stat.txt", work_dir / "stat.txt")
-    cells = parse_stat((work_dir / "stat.txt").read_text())
+    shutil.move(rtl_dir / "sta.txt", work_dir / "sta.txt")
+    return read_result(work_dir, family, time.perf_counter() - start)
+
+
+def read_result(work_dir: Path, family: str, seconds: float) -> SynthesisResult:
+    """The :class:`SynthesisResult` of a finished run from ``work_dir/stat.txt`` and ``sta.txt``."""
+    cells = parse_stat((Path(work_dir) / "stat.txt").read_text())
     # INV cells are single-input LUTs once placed: counted with the LUTs.
     luts = {name: number for name, number in cells.items() if re.fullmatch(r"LUT\d|INV", name)}
-    return SynthesisResult(cells=cells, family=family, seconds=time.perf_counter() - start, luts_by_size=luts)
+    sta_path = Path(work_dir) / "sta.txt"
+    sta_text = sta_path.read_text() if sta_path.is_file() else None
+    return SynthesisResult(cells, family, seconds, luts, sta_text)

@@ -1,24 +1,40 @@
-"""The ``firmware`` stage: latency and resources of each quantized model without vendor tools.
+"""The ``firmware`` stage: latency, timing and resources of each quantized model without vendor tools.
 
-Per model with a quantized ``constrain/<model>/model.h5`` (float models are skipped with a reason):
-the :class:`~pipeline.deploy.integer_network.IntegerNetwork` (accumulator widths from
-``accumulators.json``) is traced with da4ml (:mod:`pipeline.rtl.trace`), written as pipelined Verilog
-into ``firmware/<model>/rtl/``, simulated with Verilator on the test split and compared bit for bit
-with :mod:`pipeline.deploy.emulator` (a mismatch fails the stage), and synthesized with Yosys
-(:mod:`pipeline.rtl.yosys`). hls4ml's ``build()`` runs only when vendor tools are on ``PATH``.
+Per model with a quantized ``constrain/<model>/model.h5`` (float models are skipped with a reason),
+for each architecture in ``firmware.architectures``:
 
-Writes ``firmware/<model>/rtl/`` (da4ml project; ``synth/synth.ys`` + ``synth/stat.txt``: rerun with
-``yosys synth/synth.ys`` from ``rtl/``), ``firmware.json`` (all figures with their source),
+* ``unrolled``: the :class:`~pipeline.deploy.integer_network.IntegerNetwork` (accumulator widths from
+  ``accumulators.json``) is traced with da4ml (:mod:`pipeline.rtl.trace`) and written as pipelined
+  Verilog into ``firmware/<model>/rtl/``;
+* ``folded``: the folded architecture with declared P-bit accumulators and reuse factor
+  ``reuse_factor`` (:mod:`pipeline.rtl.folded`) into ``firmware/<model>/rtl_folded/``;
+
+then simulated with Verilator on the test split and compared bit for bit with
+:mod:`pipeline.deploy.emulator` (a mismatch fails the stage), synthesized with Yosys
+(:mod:`pipeline.rtl.yosys`), and timed from the netlist (:mod:`pipeline.rtl.timing`: critical path,
+maximum clock, a flag when the requested clock is not met). hls4ml's ``build()`` runs only when
+vendor tools are on ``PATH``; its failure fails the stage unless ``vendor: optional``.
+
+Speed: tracing runs in this process, model after model; every tool job (Yosys, Verilator + g++,
+simulation, vendor build) is a chain of subprocesses submitted to a thread pool of ``workers``
+threads (default: the cores this process may use), so the jobs of different models and
+architectures run concurrently while the next model is traced. Tool outputs are reused from
+``<run-dir>/.cache/firmware/`` (:mod:`pipeline.rtl.cache`, keyed by the tool version, the flags and the
+Verilog bytes); the bit-exact simulation always reruns.
+
+Writes ``firmware/<model>/rtl*/`` (``synth/synth.ys`` + ``stat.txt`` + ``sta.txt``: rerun with
+``yosys synth/synth.ys`` from the RTL directory), ``firmware.json`` (all figures with their source),
 ``metrics.json``, and stage-wide ``report.md`` + ``report.json``. Wall times go to the stage summary.
 """
 
 from __future__ import annotations
 
-import shutil
+import os
 import tempfile
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -31,6 +47,8 @@ PER_MODEL = True  # one subdirectory per model, keyed per model (pipeline.stage_
 PACKAGES: tuple[str, ...] = ("da4ml", "hls4ml", "numpy", "tensorflow-cpu", "qkeras")
 DEFAULT_CLOCK_PERIOD_NS = 5.0
 DEFAULT_PART = "xcvu13p-flga2577-2-e"
+FOLDED_SYNTH_OPTIONS: tuple[str, ...] = ("-nodsp",)
+"""Folded designs keep multipliers and accumulators in LUTs (FINN's LUT-based MVAU, the A2Q setting)."""
 
 
 class Config(StrictModel):
@@ -38,17 +56,29 @@ class Config(StrictModel):
 
     Attributes:
         rtl_models: models given the full RTL flow (``None``: every quantized model).
+        architectures: ``unrolled`` (da4ml, reuse factor 1) and/or ``folded`` (declared P-bit
+            accumulators, :mod:`pipeline.rtl.folded`); the first one gives the headline figures.
+        reuse_factor: cycles per layer of the folded architecture (``min(R, fan-in)``).
+        folded_accumulators: ``network`` (A2Q widths from ``accumulators.json``, hls4ml's automatic
+            width elsewhere), ``hls4ml_auto`` or a width in bits for every layer.
         clock_period_ns: clock period (``None``: ``ClockPeriod`` of convert's hls4ml project, else 5).
         part: FPGA part for da4ml's scripts and the vendor flow (``None``: the hls4ml project's).
-        yosys_family: ``synth_xilinx -family`` (``xcup`` for UltraScale+ parts).
+        yosys_family: ``synth_xilinx -family`` (``xcup`` for UltraScale+ parts); also picks the
+            delay model of :mod:`pipeline.rtl.timing`.
         adder_levels_per_ns: da4ml adder levels per ns; pipeline cutoff = clock period x this.
         hard_dc: da4ml CMVM delay constraint (extra adder levels allowed; hls4ml uses 2).
         max_test_jets: simulate only the first N test jets (``None``: the whole test split).
         synthesize: run Yosys.
-        vendor: run hls4ml ``build()`` when vendor tools are on PATH.
+        vendor: run hls4ml ``build()`` when vendor tools are on PATH (a failure fails the stage);
+            ``optional``: run it but only record a failure; ``false``: never.
+        workers: concurrent tool jobs (``None``: the cores this process may use).
+        cache: reuse Yosys and Verilator outputs from ``<run-dir>/.cache/firmware``.
     """
 
     rtl_models: tuple[str, ...] | None = None
+    architectures: tuple[Literal["unrolled", "folded"], ...] = Field(default=("unrolled",), min_length=1)
+    reuse_factor: int = Field(default=16, ge=1)
+    folded_accumulators: Literal["network", "hls4ml_auto"] | int = "network"
     clock_period_ns: float | None = Field(default=None, gt=0)
     part: str | None = None
     yosys_family: str = "xcup"
@@ -56,7 +86,9 @@ class Config(StrictModel):
     hard_dc: int = Field(default=2, ge=-1)
     max_test_jets: int | None = Field(default=None, ge=1)
     synthesize: bool = True
-    vendor: bool = True
+    vendor: bool | Literal["optional"] = True
+    workers: int | None = Field(default=None, ge=1)
+    cache: bool = True
 
 
 def _hls_project_settings(project_dir: Path) -> dict[str, Any]:
@@ -127,44 +159,139 @@ def load_network(name: str, convert_dir: Path, constrain_dir: Path | None = None
     return integer_network_from_qkeras(model, widths), None
 
 
-def build_one(network, features, model_dir: Path, scratch: Path, config: Config, project_dir: Path) -> dict:
-    """Trace, write, simulate, synthesize one network; returns its ``firmware.json`` record."""
-    from pipeline.rtl.design import check_bit_exact, compile_design, write_design
-    from pipeline.rtl.trace import latency_cutoff_for_clock, trace_network
-    from pipeline.rtl.vendor import run_vendor_flow
-    from pipeline.rtl.yosys import synthesize
-
+def _settings(config: Config, project_dir: Path) -> tuple[float, str]:
     settings = _hls_project_settings(project_dir)
     clock = config.clock_period_ns or float(settings.get("ClockPeriod", DEFAULT_CLOCK_PERIOD_NS))
-    part = config.part or str(settings.get("Part", DEFAULT_PART))
-    cutoff = latency_cutoff_for_clock(clock, config.adder_levels_per_ns)
-    timings: dict[str, float] = {}
-    start = time.perf_counter()
-    traced = trace_network(network, cutoff, {"hard_dc": config.hard_dc})
-    design = write_design(traced, model_dir / "rtl", clock, part)
-    timings["trace_and_write_seconds"] = time.perf_counter() - start
-    runtime_dir = scratch.parent / "verilator_runtime"  # shared by the models of one run
-    simulator = compile_design(design, scratch / "verilator", runtime_dir=runtime_dir)
-    timings["verilator_compile_seconds"] = simulator.compile_seconds
-    start = time.perf_counter()
-    bit_exact = check_bit_exact(simulator, network, features)
-    timings["simulation_seconds"] = time.perf_counter() - start
-    synthesis = None
-    if config.synthesize:
-        result = synthesize(design.rtl_dir, design.top, scratch / "yosys", config.yosys_family)
-        (model_dir / "rtl" / "synth").mkdir(exist_ok=True)
-        for name in ("synth.ys", "stat.txt"):
-            shutil.copy(scratch / "yosys" / name, model_dir / "rtl" / "synth" / name)
-        synthesis = result.to_dict()
-        timings["yosys_seconds"] = result.seconds
-    vendor = run_vendor_flow(project_dir, scratch / "vendor") if config.vendor else {"status": "disabled"}
-    return {
-        "part": part,
-        "design": design.summary(),
-        "bit_exact": bit_exact.to_dict(),
-        "synthesis": synthesis,
-        "vendor": vendor,
-        "timings_seconds": {key: round(value, 1) for key, value in timings.items()},  # not in firmware.json
+    return clock, config.part or str(settings.get("Part", DEFAULT_PART))
+
+
+def submit_model(
+    pool: ThreadPoolExecutor,
+    network,
+    features,
+    model_dir: Path,
+    scratch: Path,
+    config: Config,
+    project_dir: Path,
+    cache,
+) -> dict[str, Any]:
+    """Write every selected architecture of one network (in this thread) and submit its tool jobs.
+
+    Returns ``{"part", "clock", "written": {...}, "jobs": {name: Future}}`` for :func:`collect_model`.
+    """
+    from pipeline.rtl import jobs
+    from pipeline.rtl.design import write_design
+    from pipeline.rtl.folded import TOP, plan_folded, with_accumulators, write_folded
+    from pipeline.rtl.trace import latency_cutoff_for_clock, trace_network
+    from pipeline.rtl.vendor import run_vendor_flow
+
+    clock, part = _settings(config, project_dir)
+    family = config.yosys_family
+    written: dict[str, Any] = {}
+    futures: dict[str, Future] = {}
+    if "unrolled" in config.architectures:
+        start = time.perf_counter()
+        cutoff = latency_cutoff_for_clock(clock, config.adder_levels_per_ns)
+        traced = trace_network(network, cutoff, {"hard_dc": config.hard_dc})
+        design = write_design(traced, model_dir / "rtl", clock, part)
+        written["unrolled"] = {"design": design, "seconds": time.perf_counter() - start}
+        if config.synthesize:
+            futures["unrolled_synthesis"] = pool.submit(
+                jobs.synthesize_cached,
+                design.rtl_dir,
+                design.top,
+                scratch / "yosys",
+                family,
+                (),
+                clock,
+                cache,
+            )
+        futures["unrolled_simulation"] = pool.submit(
+            jobs.check_unrolled, design, network, features, scratch / "verilator", cache
+        )
+    if "folded" in config.architectures:
+        plan = plan_folded(with_accumulators(network, config.folded_accumulators), config.reuse_factor)
+        rtl_dir = model_dir / "rtl_folded"
+        write_folded(plan, rtl_dir)
+        written["folded"] = {"plan": plan}
+        if config.synthesize:
+            futures["folded_synthesis"] = pool.submit(
+                jobs.synthesize_cached,
+                rtl_dir,
+                TOP,
+                scratch / "yosys_folded",
+                family,
+                FOLDED_SYNTH_OPTIONS,
+                clock,
+                cache,
+            )
+        futures["folded_simulation"] = pool.submit(
+            jobs.check_folded, plan, rtl_dir, features, scratch / "verilator_folded", cache
+        )
+    if config.vendor:
+        futures["vendor"] = pool.submit(run_vendor_flow, project_dir, scratch / "vendor")
+    return {"part": part, "clock": clock, "written": written, "jobs": futures}
+
+
+def _latency_ns(cycles: int, clock: float, timing: dict | None) -> float:
+    """Cycles at the requested clock, or at the critical path when the design cannot meet it."""
+    period = clock if timing is None else max(clock, timing["critical_path_ns"])
+    return round(cycles * period, 3)
+
+
+def collect_model(submitted: dict[str, Any], config: Config) -> tuple[dict, dict]:
+    """Wait for one model's jobs; returns ``(firmware.json record, wall times)``."""
+    jobs, written, clock = submitted["jobs"], submitted["written"], submitted["clock"]
+    results = {name: future.result() for name, future in jobs.items()}
+    record: dict[str, Any] = {"part": submitted["part"], "architectures": list(config.architectures)}
+    timings: dict[str, Any] = {}
+    if "unrolled" in written:
+        design = written["unrolled"]["design"]
+        bit_exact, compile_seconds, sim_cached = results["unrolled_simulation"]
+        synthesis = results.get("unrolled_synthesis")
+        timing = synthesis["timing"] if synthesis else None
+        summary = design.summary()
+        summary["latency_ns"] = _latency_ns(design.cycles, clock, timing)
+        record.update(
+            design=summary,
+            bit_exact=bit_exact.to_dict(),
+            synthesis=synthesis["synthesis"] if synthesis else None,
+            timing=timing,
+        )
+        timings.update(
+            trace_and_write_seconds=written["unrolled"]["seconds"],
+            verilator_compile_seconds=compile_seconds,
+            verilator_cached=sim_cached,
+        )
+        if synthesis:
+            timings.update(yosys_seconds=synthesis["seconds"], yosys_cached=synthesis["cached"])
+    if "folded" in written:
+        plan = written["folded"]["plan"]
+        bit_exact, run, compile_seconds, sim_cached = results["folded_simulation"]
+        synthesis = results.get("folded_synthesis")
+        timing = synthesis["timing"] if synthesis else None
+        design = plan.summary()
+        design.update(
+            clock_period_ns=clock,
+            measured_latency_cycles=run.latency_cycles,
+            latency_ns=_latency_ns(plan.latency_cycles, clock, timing),
+        )
+        record["folded"] = {
+            "design": design,
+            "bit_exact": bit_exact.to_dict(),
+            "synthesis": synthesis["synthesis"] if synthesis else None,
+            "synth_options": list(FOLDED_SYNTH_OPTIONS),
+            "timing": timing,
+        }
+        timings.update(folded_verilator_compile_seconds=compile_seconds, folded_verilator_cached=sim_cached)
+        if synthesis:
+            timings.update(folded_yosys_seconds=synthesis["seconds"], folded_yosys_cached=synthesis["cached"])
+    vendor = results.get("vendor", {"status": "disabled"})
+    if config.vendor == "optional":
+        vendor = {**vendor, "optional": True}
+    record["vendor"] = vendor
+    return record, {
+        key: round(value, 1) if isinstance(value, float) else value for key, value in timings.items()
     }
 
 
@@ -198,26 +325,59 @@ def _with_carried_over(inputs: StageInputs, rows: dict, skipped: dict) -> tuple[
     return in_order(rows), in_order(skipped)
 
 
-def run(inputs: StageInputs, config: Config) -> StageOutputs:
-    """Build, simulate and synthesize every quantized model; write the firmware report."""
-    import os
+def _failures(name: str, record: dict, config: Config) -> list[str]:
+    problems = []
+    for label, part in (("unrolled", record), ("folded", record.get("folded") or {})):
+        exact = part.get("bit_exact")
+        if exact is not None and not exact["bit_exact"]:
+            problems.append(f"{name} ({label}): {exact['mismatched_samples']} jets differ")
+    return problems
 
+
+def _vendor_failure(name: str, record: dict, config: Config) -> str | None:
+    status = str(record["vendor"].get("status", ""))
+    if status.startswith("failed") and config.vendor is True:
+        return f"{name}: {status}"
+    return None
+
+
+def cache_for(inputs: StageInputs, config: Config):
+    """The stage's :class:`~pipeline.rtl.cache.ToolCache`: ``<run-dir>/.cache/firmware`` (the run
+    directory is the parent of the upstream stage directories), or disabled."""
+    from pipeline.rtl.cache import ToolCache
+
+    if not config.cache:
+        return ToolCache(None)
+    return ToolCache(Path(inputs.upstream["convert"]).absolute().parent / ".cache" / "firmware")
+
+
+def run(inputs: StageInputs, config: Config) -> StageOutputs:
+    """Build, simulate, synthesize and time every quantized model; write the firmware report."""
     os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(tempfile.gettempdir()) / "numba_cache"))
     from pipeline.data.io import load_dataset
     from pipeline.deploy.stage_io import write_json
+    from pipeline.engine import ClusterConfig, local_worker_count
     from pipeline.rtl.report import render_markdown, report_row
 
     features = load_dataset(inputs.upstream["data"]).x_test
     if config.max_test_jets is not None:
         features = features[: config.max_test_jets]
+    workers = config.workers or local_worker_count(ClusterConfig())
+    cache = cache_for(inputs, config)
     rows: dict[str, dict] = {}
     skipped: dict[str, str] = {}
-    failures = []
+    failures: list[str] = []
+    vendor_failures: list[str] = []
     timings: dict[str, dict] = {}
     from pipeline.deploy.stage_io import deployed_model_names
 
     models = deployed_model_names(inputs.models, Path(inputs.upstream["convert"]))  # + bring-your-own
-    with tempfile.TemporaryDirectory() as scratch_root, inputs.progress(NAME, len(models)) as bar:
+    submitted: dict[str, dict] = {}
+    with (
+        tempfile.TemporaryDirectory() as scratch_root,
+        ThreadPoolExecutor(max_workers=workers) as pool,
+        inputs.progress(NAME, len(models)) as bar,
+    ):
         for name in models:
             model_dir = inputs.output_dir / name
             model_dir.mkdir(parents=True, exist_ok=True)
@@ -232,25 +392,39 @@ def run(inputs: StageInputs, config: Config) -> StageOutputs:
                 write_json(model_dir / "metrics.json", {"skipped": reason})
                 bar.advance()
                 continue
+            project_dir = convert_dir / "hls4ml_prj"
             scratch = Path(scratch_root) / name
-            record = build_one(network, features, model_dir, scratch, config, convert_dir / "hls4ml_prj")
-            record["hls4ml_da_kernel_cost"] = _da_kernel_cost(convert_dir)
-            timings[name] = record.pop("timings_seconds")  # wall times vary: kept out of the artifacts
-            write_json(model_dir / "firmware.json", record)
+            submitted[name] = submit_model(
+                pool, network, features, model_dir, scratch, config, project_dir, cache
+            )
+        for name, work in submitted.items():  # config order: deterministic artifacts
+            record, timings[name] = collect_model(work, config)
+            record["hls4ml_da_kernel_cost"] = _da_kernel_cost(Path(inputs.upstream["convert"]) / name)
+            write_json(inputs.output_dir / name / "firmware.json", record)
             rows[name] = report_row(record)
-            write_json(model_dir / "metrics.json", {key: value for key, value in rows[name].items()})
-            if not record["bit_exact"]["bit_exact"]:
-                failures.append(f"{name}: {record['bit_exact']['mismatched_samples']} jets differ")
+            write_json(inputs.output_dir / name / "metrics.json", dict(rows[name]))
+            failures += _failures(name, record, config)
+            vendor_problem = _vendor_failure(name, record, config)
+            if vendor_problem:
+                vendor_failures.append(vendor_problem)
             bar.advance()
     rows, skipped = _with_carried_over(inputs, rows, skipped)
-    write_json(inputs.output_dir / "report.json", {"models": rows, "skipped": skipped})
+    write_json(inputs.output_dir / "report.json", {"models": rows, "skipped": skipped})  # no wall times
     (inputs.output_dir / "report.md").write_text(render_markdown(rows, skipped))
     if failures:
         raise PipelineError(
             NAME,
             "the RTL simulation differs from the integer emulator (" + "; ".join(failures) + ")",
             input=str(inputs.output_dir / "report.json"),
-            fix="report it: the da4ml trace no longer matches the emulator's ap_fixed semantics",
+            fix="report it: the RTL no longer matches the emulator's ap_fixed semantics",
+        )
+    if vendor_failures:
+        raise PipelineError(
+            NAME,
+            "the vendor flow (hls4ml build) failed (" + "; ".join(vendor_failures) + ")",
+            input="firmware.vendor",
+            fix="fix the Vitis/Vivado installation, or set firmware.vendor: optional (failure recorded) "
+            "or false",
         )
     summary = {
         name: {"luts": row["luts"], "cycles": row["cycles"], "seconds": timings[name]}

@@ -1,5 +1,7 @@
 """The firmware stage on hand-made upstream directories: a tiny quantized 16-3-2 QKeras model with a
-narrow accumulator (simulated bit-exactly and synthesized) and a float model (skipped)."""
+narrow accumulator (both architectures simulated bit-exactly, synthesized and timed) and a float model
+(skipped); concurrent jobs give the same artifacts as one job at a time, and a rerun reuses the
+cached tool outputs."""
 
 from __future__ import annotations
 
@@ -63,7 +65,15 @@ def stage_run(tmp_path_factory):
     (root / "constrain" / "tiny_q" / "accumulators.json").write_text(json.dumps(accumulators))
     save_model(_model(False), root / "constrain" / "tiny_float" / "model.h5")
     (root / "convert").mkdir()
-    out = root / "firmware_staging"
+    outputs = _run_stage(root, "firmware_staging", workers=2, cache=True)
+    return root, root / "firmware_staging", outputs
+
+
+CONFIG = {"clock_period_ns": 3.0, "architectures": ("unrolled", "folded"), "reuse_factor": 4}
+
+
+def _run_stage(root: Path, name: str, **options):
+    out = root / name
     out.mkdir()
     inputs = StageInputs(
         output_dir=out,
@@ -74,8 +84,7 @@ def stage_run(tmp_path_factory):
         seed=0,
         quiet=True,
     )
-    outputs = firmware.run(inputs, firmware.Config(clock_period_ns=3.0))
-    return root, out, outputs
+    return firmware.run(inputs, firmware.Config(**CONFIG, **options))
 
 
 def test_quantized_model_is_bit_exact_and_synthesized(stage_run):
@@ -98,7 +107,8 @@ def test_quantized_model_is_bit_exact_and_synthesized(stage_run):
 
     assert emulate(network, load_dataset(root / "data").x_test).accumulator_overflows["dense_1"] > 0
     design = record["design"]
-    assert design["latency_ns"] == design["cycles"] * 3.0 and design["cycles"] >= 1
+    period = max(3.0, record["timing"]["critical_path_ns"])  # latency at the clock the design meets
+    assert design["latency_ns"] == pytest.approx(design["cycles"] * period) and design["cycles"] >= 1
     assert record["synthesis"]["luts"] > 0 and record["synthesis"]["flip_flops"] > 0
     assert record["vendor"]["status"]
     assert (out / "tiny_q" / "rtl" / "src" / "network.v").is_file()
@@ -122,3 +132,50 @@ def test_config_rejects_unknown_keys_and_bad_clock():
         firmware.Config(clock_mhz=200)
     with pytest.raises(ValueError):
         firmware.Config(clock_period_ns=0)
+
+
+def _artifacts(out: Path) -> dict:
+    return {
+        path.relative_to(out).as_posix(): path.read_bytes()
+        for path in sorted(out.rglob("*"))
+        if path.is_file() and path.suffix in (".json", ".md", ".v", ".txt", ".ys")
+    }
+
+
+def test_folded_architecture_is_bit_exact_synthesized_and_timed(stage_run):
+    _, out, _ = stage_run
+    record = json.loads((out / "tiny_q" / "firmware.json").read_text())
+    folded = record["folded"]
+    assert folded["bit_exact"]["bit_exact"] and folded["bit_exact"]["samples"] == N_TEST
+    assert folded["design"]["measured_latency_cycles"] == folded["design"]["cycles"]
+    assert folded["design"]["layers"][0]["accumulator_bits"] == 10  # accumulators.json's P
+    assert folded["synthesis"]["luts"] > 0 and folded["synthesis"]["dsps"] == 0  # -nodsp
+    for timing in (record["timing"], folded["timing"]):
+        assert timing["critical_path_ns"] > 0 and timing["lut_levels"] >= 1
+        assert timing["meets_clock"] == (timing["critical_path_ns"] <= 3.0)
+    row = json.loads((out / "report.json").read_text())["models"]["tiny_q"]
+    assert set(row["architectures"]) == {"unrolled", "folded"} and row["architecture"] == "unrolled"
+    assert "| tiny_q | folded |" in (out / "report.md").read_text()
+
+
+def test_serial_uncached_run_equals_the_concurrent_one_and_cache_is_reused(stage_run):
+    root, out, _ = stage_run
+    serial = _run_stage(root, "firmware_serial", workers=1, cache=False)
+    assert not serial.summary["tiny_q"]["seconds"]["yosys_cached"]
+    assert _artifacts(root / "firmware_serial") == _artifacts(out)
+    again = _run_stage(root, "firmware_cached", workers=2, cache=True)
+    seconds = again.summary["tiny_q"]["seconds"]
+    assert seconds["yosys_cached"] and seconds["folded_yosys_cached"] and seconds["verilator_cached"]
+    assert _artifacts(root / "firmware_cached") == _artifacts(out)
+    assert (root / ".cache" / "firmware" / "yosys").is_dir()
+
+
+def test_vendor_policy():
+    failed = {"vendor": {"status": "failed: CalledProcessError"}}
+    assert firmware._vendor_failure("m", failed, firmware.Config()) is not None
+    assert firmware._vendor_failure("m", failed, firmware.Config(vendor="optional")) is None
+    assert firmware._vendor_failure("m", {"vendor": {"status": "ok"}}, firmware.Config()) is None
+    with pytest.raises(ValueError):
+        firmware.Config(vendor="sometimes")
+    with pytest.raises(ValueError):
+        firmware.Config(architectures=("systolic",))

@@ -1,0 +1,146 @@
+"""The firmware stage's per-design tool jobs, each a chain of subprocesses that may run concurrently
+with the others (the stage submits them to a thread pool: the threads only wait on Yosys, Verilator
+and g++ processes) and each reusing a :class:`~pipeline.rtl.cache.ToolCache` entry when its inputs
+(tool version, flags, Verilog bytes) did not change.
+
+* :func:`synthesize_cached`: Yosys ``synth_xilinx`` + ``stat`` + ``sta``, then the timing estimate;
+* :func:`check_unrolled` / :func:`check_folded`: build (or reuse) the Verilator testbench and always
+  rerun the simulation against the integer emulator.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.deploy.integer_network import IntegerNetwork
+from pipeline.rtl.cache import ToolCache, content_key, tool_version
+
+_SYNTHESIS_FILES = ("synth.ys", "stat.txt", "sta.txt")
+_RUNTIME_LOCK = threading.Lock()
+
+
+def _runtime(build_dir: Path) -> Path:
+    """Verilator's runtime objects, compiled once per stage run (``<scratch>/verilator_runtime``)."""
+    from pipeline.rtl.verilator import compile_runtime
+
+    runtime_dir = build_dir.parent.parent / "verilator_runtime"
+    with _RUNTIME_LOCK:  # concurrent jobs must not compile the same objects at once
+        compile_runtime(runtime_dir)
+    return runtime_dir
+
+
+def _verilog_sources(rtl_dir: Path, top: str) -> list[Path]:
+    src = Path(rtl_dir) / "src"
+    return [src / f"{top}.v", *sorted(src.glob(f"{top}_stage*.v")), *sorted((src / "static").glob("*.v"))]
+
+
+def synthesize_cached(
+    rtl_dir: Path,
+    top: str,
+    work_dir: Path,
+    family: str,
+    options: tuple[str, ...],
+    clock_period_ns: float,
+    cache: ToolCache,
+) -> dict:
+    """Synthesize (or reuse) one design; returns ``{"synthesis", "timing", "seconds", "cached"}``.
+
+    ``synth/`` files (``synth.ys``, ``stat.txt``, ``sta.txt``) are copied next to the RTL so users can
+    rerun ``yosys synth/synth.ys`` from the RTL directory.
+    """
+    from pipeline.rtl.timing import parse_sta
+    from pipeline.rtl.yosys import read_result, synthesis_script, synthesize
+
+    start = time.perf_counter()
+    script = synthesis_script(rtl_dir, top, family, options)
+    key = content_key([tool_version("yosys"), script], _verilog_sources(rtl_dir, top))
+    entry = cache.lookup("yosys", key, _SYNTHESIS_FILES)
+    if entry is not None:
+        work_dir.mkdir(parents=True, exist_ok=True)
+        for name in _SYNTHESIS_FILES:
+            shutil.copy(entry / name, work_dir / name)
+        result = read_result(work_dir, family, time.perf_counter() - start)
+    else:
+        result = synthesize(rtl_dir, top, work_dir, family, options)
+        cache.store("yosys", key, {name: work_dir / name for name in _SYNTHESIS_FILES})
+    synth_dir = Path(rtl_dir) / "synth"
+    synth_dir.mkdir(exist_ok=True)
+    for name in _SYNTHESIS_FILES:
+        shutil.copy(work_dir / name, synth_dir / name)
+    timing = parse_sta(result.sta_text or "", clock_period_ns, family)
+    return {
+        "synthesis": result.to_dict(),
+        "timing": timing.to_dict(),
+        "seconds": time.perf_counter() - start,
+        "cached": entry is not None,
+    }
+
+
+def _reuse_executable(cache: ToolCache, key: str, build_dir: Path) -> Path | None:
+    entry = cache.lookup("verilator", key, ("simulate",))
+    if entry is None:
+        return None
+    if build_dir.exists():
+        shutil.rmtree(build_dir)
+    build_dir.mkdir(parents=True)
+    shutil.copy2(entry / "simulate", build_dir / "simulate")
+    return build_dir / "simulate"
+
+
+def check_unrolled(design, network: IntegerNetwork, features: np.ndarray, build_dir: Path, cache: ToolCache):
+    """Verilate (or reuse) the da4ml design and compare it with the emulator on ``features``.
+
+    Returns ``(BitExactReport, compile seconds, cached)``.
+    """
+    from pipeline.rtl.design import check_bit_exact, compile_design
+    from pipeline.rtl.verilator import _TESTBENCH, Simulator, port_layout
+
+    start = time.perf_counter()
+    params = repr((design.cycles, design.inp_qint, design.out_qint))
+    texts = [tool_version("verilator"), tool_version("g++"), _TESTBENCH, params]
+    key = content_key(texts, _verilog_sources(design.rtl_dir, design.top))
+    executable = _reuse_executable(cache, key, build_dir)
+    if executable is not None:
+        simulator = Simulator(
+            executable, design.cycles, port_layout(design.inp_qint), port_layout(design.out_qint), 0.0
+        )
+    else:
+        simulator = compile_design(design, build_dir, runtime_dir=_runtime(build_dir))
+        cache.store("verilator", key, {"simulate": simulator.executable})
+    compile_seconds = time.perf_counter() - start
+    return check_bit_exact(simulator, network, features), compile_seconds, executable is not None
+
+
+def check_folded(plan, rtl_dir: Path, features: np.ndarray, build_dir: Path, cache: ToolCache):
+    """Verilate (or reuse) the folded design, stream ``features`` through it and compare with the
+    emulator run with the plan's P-bit accumulators. Returns ``(BitExactReport, FoldedRun, compile
+    seconds, cached)``."""
+    from pipeline.rtl.folded import TOP
+    from pipeline.rtl.folded_sim import (
+        _TESTBENCH,
+        FoldedSimulator,
+        _layouts,
+        build_folded_simulator,
+        check_folded_bit_exact,
+    )
+
+    start = time.perf_counter()
+    texts = [tool_version("verilator"), tool_version("g++"), _TESTBENCH, repr(_layouts(plan))]
+    key = content_key(texts, [Path(rtl_dir) / "src" / f"{TOP}.v"])
+    executable = _reuse_executable(cache, key, build_dir)
+    if executable is not None:
+        inputs, outputs = _layouts(plan)
+        simulator = FoldedSimulator(
+            executable, inputs, outputs, plan.latency_cycles, plan.initiation_interval, 0.0
+        )
+    else:
+        simulator = build_folded_simulator(plan, rtl_dir, build_dir, _runtime(build_dir))
+        cache.store("verilator", key, {"simulate": simulator.executable})
+    compile_seconds = time.perf_counter() - start
+    report, run = check_folded_bit_exact(simulator, plan.network, features)
+    return report, run, compile_seconds, executable is not None

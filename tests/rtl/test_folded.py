@@ -1,0 +1,94 @@
+"""The folded architecture (``pipeline.rtl.folded``): Verilator RTL equals the integer emulator run with
+the same P-bit wrap-around accumulators, on inputs where the accumulators do wrap."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from pipeline.deploy.emulator import emulate
+from pipeline.deploy.integer_network import DenseLayer, FixedFormat, IntegerNetwork
+from pipeline.rtl.folded import (
+    hls4ml_accumulator_bits,
+    plan_folded,
+    signed_bits,
+    with_accumulators,
+    write_folded,
+)
+from tests.rtl.rtl_networks import input_grid, tiny_network
+
+
+def three_layer_network(accumulator_bits: int = 8) -> IntegerNetwork:
+    """4-3-3-2: a relu layer wrapping at ``accumulator_bits`` (12-bit products), a linear hidden layer
+    with a signed output (negative values through round-half-even and saturation), then logits."""
+    base = tiny_network(seed=1, accumulator_bits=accumulator_bits)
+    rng = np.random.default_rng(7)
+    linear = DenseLayer(
+        "linear",
+        rng.integers(-31, 32, (3, 3)),
+        4,
+        rng.integers(-100, 100, 3),
+        6,
+        None,
+        "linear",
+        FixedFormat(6, 3, True),
+    )
+    return dataclasses.replace(base, layers=(base.layers[0], linear, base.layers[1]))
+
+
+@pytest.fixture(scope="module")
+def folded_run(tmp_path_factory):
+    from pipeline.rtl.folded_sim import build_folded_simulator, check_folded_bit_exact
+
+    root = tmp_path_factory.mktemp("folded")
+    network = with_accumulators(three_layer_network(), "network")
+    plan = plan_folded(network, reuse_factor=3)  # fan-in 4 -> 3 cycles x 2 lanes (one padded input)
+    write_folded(plan, root / "rtl")
+    simulator = build_folded_simulator(plan, root / "rtl", root / "build")
+    features = input_grid(network)
+    report, run = check_folded_bit_exact(simulator, network, features)
+    return network, plan, features, report, run, simulator
+
+
+def test_folded_rtl_equals_wrapping_emulator(folded_run):
+    network, plan, features, report, _run, _ = folded_run
+    overflows = emulate(network, features).accumulator_overflows
+    assert overflows["dense_1"] > 1000  # the 8-bit accumulator wraps on many jets: the test can fail
+    assert report.samples == len(features) and report.mismatched_values == 0
+    assert next(layer.accumulator_bits for layer in plan.layers) == 8
+
+
+def test_folded_rtl_differs_from_the_non_wrapping_network(folded_run):
+    """The same RTL against the emulator without wrap-around: many jets differ (wrapping is real)."""
+    _network, _, features, _, run, _ = folded_run
+    wide = with_accumulators(three_layer_network(), "hls4ml_auto")
+    assert wide.layers[0].accumulator.bits > 8
+    differ = (emulate(wide, features).logits_raw != run.outputs).any(axis=1)
+    assert differ.sum() > 100
+
+
+def test_measured_latency_and_interval_match_the_schedule(folded_run):
+    _, plan, features, _, run, _ = folded_run
+    assert [layer.cycles for layer in plan.layers] == [3, 3, 3]
+    assert plan.layers[0].lanes == 2
+    assert run.latency_cycles == plan.latency_cycles == 3 * (3 + 2)
+    assert run.total_cycles <= len(features) * plan.initiation_interval + plan.latency_cycles + 4
+
+
+def test_accumulator_choices():
+    network = tiny_network()
+    layer = network.layers[0]
+    # hls4ml: 6-bit weights + 6-bit inputs + ceil(log2 4) + 1 bias bit
+    assert signed_bits(layer.weight_raw) == 6
+    assert hls4ml_accumulator_bits(layer, network.input_format) == 6 + 6 + 2 + 1
+    kept = with_accumulators(network, "network")
+    assert kept.layers[0].accumulator.bits == 12  # the network's own P
+    assert with_accumulators(network, 32).layers[1].accumulator.bits == 32
+    fractional = network.input_format.fractional_bits + layer.weight_fractional_bits
+    assert kept.layers[0].accumulator.fractional_bits == fractional
+    with pytest.raises(ValueError):
+        with_accumulators(network, "auto")
+    with pytest.raises(ValueError):
+        plan_folded(network, 4)  # the output layer has no accumulator width
