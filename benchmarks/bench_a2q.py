@@ -166,6 +166,15 @@ def summarise(runs: list[dict]) -> dict:
                 "accuracy_mean": float(accuracy.mean()),
                 "accuracy_std": float(accuracy.std(ddof=1)) if len(members) > 1 else None,
                 "sparsity_mean": float(np.mean([m["sparsity"] for m in members])),
+                "l1_mean_by_layer": {
+                    name: float(np.mean([m["layers"][name]["l1_mean"] for m in members]))
+                    for name in members[0]["layers"]
+                },
+                "zero_centred_channels_by_layer": {
+                    name: float(np.mean([m["layers"][name]["zero_centred_channels"] for m in members]))
+                    for name in members[0]["layers"]
+                    if "zero_centred_channels" in members[0]["layers"][name]
+                },
                 "all_checks_fit": all(
                     layer.get("fits", True) for m in members for layer in m["layers"].values()
                 ),
