@@ -99,10 +99,8 @@ def quantize_minifloat(values: np.ndarray, fmt: MinifloatFormat, scale_exponent:
     if not fmt.subnormals:
         below = magnitude < fmt.min_normal
         rounded = np.where(below, np.where(magnitude > fmt.min_normal / 2, fmt.min_normal, 0.0), rounded)
-    if fmt.signed:
-        rounded = np.where(values < 0, -rounded, rounded)
-    else:
-        rounded = np.where(values < 0, 0.0, rounded)
+    negative_to = -rounded if fmt.signed else 0.0  # unsigned formats clamp negatives to zero
+    rounded = np.where(values < 0, negative_to, rounded)
     return rounded * 2.0**scale_exponent
 
 
