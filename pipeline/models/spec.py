@@ -20,7 +20,8 @@ Schema (every key optional unless marked; unknown keys are errors)::
     pruning: {target_sparsity: 0.75, schedule: polynomial, epochs: 10}   # null = no pruning
     training: {epochs: 30, batch_size: 1024, learning_rate: 0.001, patience: 5}
     quantization: {mode: qat}          # or {mode: ptq, method: mmse | max, bias_correction: true,
-                                       #     equalization: false, calibration_jets: 5000}
+                                       #     equalization: false, rounding: nearest | gptq,
+                                       #     calibration_jets: 5000}
 
 Bit widths follow QKeras (docs/architecture.md): ``bits`` total and ``integer_bits`` = QKeras
 ``integer``; the sign bit is NOT counted for ``quantized_bits`` (so ``integer_bits <= bits - 1``),
@@ -135,14 +136,16 @@ class QuantizationSpec(StrictModel):
     (:mod:`pipeline.ptq`): the float twin of the network is trained, then every quantizer's binary
     point (``integer_bits``) is chosen by ``method`` (``mmse``: minimum quantization MSE, Choukroun et
     al. 2019; ``max``: cover the maximum) on ``calibration_jets`` training jets, with optional bias
-    correction and power-of-two equalization (Nagel et al. 2019). The spec's ``bits`` are kept, its
-    ``integer_bits`` are replaced.
+    correction and power-of-two cross-layer equalization (Nagel et al. 2019), and ``rounding``
+    ``nearest`` or ``gptq`` (error-compensating rounding, Frantar et al. 2023). The spec's ``bits``
+    are kept, its ``integer_bits`` are replaced.
     """
 
     mode: Literal["qat", "ptq"] = "qat"
     method: Literal["mmse", "max"] = "mmse"
     bias_correction: bool = True
     equalization: bool = False
+    rounding: Literal["nearest", "gptq"] = "nearest"
     calibration_jets: int = Field(default=5000, ge=1)
 
 

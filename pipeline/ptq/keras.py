@@ -82,6 +82,7 @@ def settings_for(spec: ModelSpec) -> PTQSettings:
         method=quantization.method,
         bias_correction=quantization.bias_correction,
         equalization=quantization.equalization,
+        rounding=quantization.rounding,
     )
 
 

@@ -11,13 +11,10 @@ Per layer, in order (each layer sees the already-quantized outputs of the layers
    jets against the float network, is subtracted from the bias before the bias is quantized.
 3. **Activations**: ``quantized_relu(activation_bits, integer_bits)`` by MMSE on the calibration
    activations of the quantized path.
-4. **Equalization** (optional): a power-of-two factor ``2**s`` per hidden layer moves between layer
-   ``k`` and ``k + 1`` (ReLU is positively homogeneous, so ``relu(2**s y) = 2**s relu(y)``); ``s`` is
-   chosen so that the layer's quantization error, measured in the float network's units, is least.
-   With power-of-two factors this is exact and keeps the model an ordinary QKeras model (cross-layer
-   equalization of Nagel et al. 2019 restricted to one power-of-two factor per layer, since QKeras
-   activation quantizers are per layer). It also works around QKeras' lack of negative
-   ``integer_bits``: small weights are scaled up onto a finer grid.
+4. **Equalization** (optional, before everything else): cross-layer equalization (Nagel et al. 2019)
+   with power-of-two factors per hidden channel (:func:`equalize_power_of_two`). ReLU is positively
+   homogeneous, so the rescaled network computes the same function exactly and stays an ordinary
+   QKeras model with per-tensor formats that now fit every channel better.
 
 The logits are never rescaled (the last layer's factor is fixed to 1), so scores keep their meaning.
 """
@@ -30,7 +27,7 @@ from typing import Literal
 
 import numpy as np
 
-from pipeline.ptq.fixed_point import max_integer_bits, mmse_integer_bits, quantization_mse, quantize
+from pipeline.ptq.fixed_point import max_integer_bits, mmse_integer_bits, quantize
 
 Method = Literal["mmse", "max"]
 
@@ -46,7 +43,7 @@ class PTQSettings:
     method: Method = "mmse"
     bias_correction: bool = True
     equalization: bool = False
-    equalization_range: int = 3
+    rounding: Literal["nearest", "gptq"] = "nearest"
 
 
 @dataclass(frozen=True)
@@ -58,7 +55,6 @@ class QuantizedLayer:
     weight_integer_bits: int
     bias_integer_bits: int
     activation_integer_bits: int | None
-    scale_exponent: int
     bias_shift: np.ndarray = field(repr=False)
 
 
@@ -87,7 +83,6 @@ class PTQResult:
                         "bits": self.settings.activation_bits,
                         "integer_bits": layer.activation_integer_bits,
                     },
-                    "scale_exponent": layer.scale_exponent,
                     "max_abs_bias_shift": float(np.max(np.abs(layer.bias_shift), initial=0.0)),
                 }
                 for layer in self.layers
@@ -108,13 +103,14 @@ def _quantize_layer(
     y_reference: np.ndarray,
     settings: PTQSettings,
     hidden: bool,
-    scale_exponent: int,
-) -> tuple[QuantizedLayer, np.ndarray, float]:
-    """Quantize one layer whose float weights are already scaled; return it, its quantized output
-    and its error in reference units (pre-activation MSE + activation quantization MSE)."""
+) -> tuple[QuantizedLayer, np.ndarray]:
+    """Quantize one layer; return it and its quantized output on the calibration rows."""
     method = settings.method
     weight_integer_bits = _choose(weight, settings.weight_bits, method, signed=True)
-    weight_q = quantize(weight, settings.weight_bits, weight_integer_bits, signed=True)
+    if settings.rounding == "gptq":
+        weight_q = gptq_round(weight, x_quantized, settings.weight_bits, weight_integer_bits)
+    else:
+        weight_q = quantize(weight, settings.weight_bits, weight_integer_bits, signed=True)
     shift = np.zeros_like(bias)
     if settings.bias_correction:
         shift = np.mean(x_quantized @ weight_q + bias - y_reference, axis=0)
@@ -122,24 +118,74 @@ def _quantize_layer(
     bias_integer_bits = _choose(corrected, settings.bias_bits, method, signed=True)
     bias_q = quantize(corrected, settings.bias_bits, bias_integer_bits, signed=True)
     y = x_quantized @ weight_q + bias_q
-    error = float(np.mean((y - y_reference) ** 2))
     activation_integer_bits = None
     output = y
     if hidden:
         activated = np.maximum(y, 0.0)
         activation_integer_bits = _choose(activated, settings.activation_bits, method, signed=False)
         output = quantize(activated, settings.activation_bits, activation_integer_bits, signed=False)
-        error += quantization_mse(activated, settings.activation_bits, activation_integer_bits, signed=False)
     layer = QuantizedLayer(
         weight=weight_q,
         bias=bias_q,
         weight_integer_bits=weight_integer_bits,
         bias_integer_bits=bias_integer_bits,
         activation_integer_bits=activation_integer_bits,
-        scale_exponent=scale_exponent,
         bias_shift=shift,
     )
-    return layer, output, error / 4.0**scale_exponent
+    return layer, output
+
+
+def gptq_round(
+    kernel: np.ndarray, inputs: np.ndarray, bits: int, integer_bits: int, damping: float = 0.01
+) -> np.ndarray:
+    """Round ``kernel`` onto the ``quantized_bits(bits, integer_bits)`` grid input row by input row,
+    pushing each row's rounding error onto the rows not yet rounded so that ``inputs @ kernel`` moves
+    least (GPTQ, Frantar et al. ICLR 2023, on the Hessian ``inputs^T inputs`` of the layer's
+    calibration inputs; ``damping`` times its mean diagonal is added for stability).
+
+    Contract: the result is on the grid and, on ``inputs``, its output error is at most that of
+    round-to-nearest up to the damping (greedy optimal-brain-quantization steps).
+    """
+    remaining = np.array(kernel, dtype=np.float64)
+    hessian = inputs.T @ inputs
+    hessian += damping * np.mean(np.diag(hessian)) * np.eye(len(hessian)) + 1e-12 * np.eye(len(hessian))
+    inverse = np.linalg.inv(hessian)
+    upper = np.linalg.cholesky(inverse).T  # upper Cholesky factor of H^-1, as in GPTQ
+    result = np.empty_like(remaining)
+    for row in range(len(remaining)):
+        result[row] = quantize(remaining[row], bits, integer_bits, signed=True)
+        error = (remaining[row] - result[row]) / upper[row, row]
+        remaining[row + 1 :] -= np.outer(upper[row, row + 1 :], error)
+    return result
+
+
+def equalize_power_of_two(
+    weights: Sequence[tuple[np.ndarray, np.ndarray]], iterations: int = 4
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Cross-layer equalization (Nagel et al. 2019) with power-of-two factors, per hidden channel.
+
+    Channel ``j`` of hidden layer ``k`` is multiplied by ``c_j = 2**round(log2(sqrt(r2_j / r1_j)))``
+    (kernel column and bias) and row ``j`` of layer ``k + 1`` divided by it, where ``r1_j`` and
+    ``r2_j`` are the largest magnitudes of that column and row: afterwards both have about the same
+    range ``sqrt(r1_j r2_j)``, so per-tensor formats fit every channel better. Exact for ReLU networks
+    (``relu(c y) = c relu(y)`` for ``c > 0``) and power-of-two factors; the logits are unchanged.
+    """
+    layers = [
+        (np.array(kernel, dtype=np.float64), np.array(bias, dtype=np.float64)) for kernel, bias in weights
+    ]
+    for _ in range(iterations):
+        for index in range(len(layers) - 1):
+            kernel, bias = layers[index]
+            following, following_bias = layers[index + 1]
+            column = np.maximum(np.abs(kernel).max(axis=0), np.abs(bias))
+            row = np.abs(following).max(axis=1)
+            alive = (column > 0) & (row > 0)
+            exponent = np.zeros_like(column)
+            exponent[alive] = np.round(0.5 * np.log2(row[alive] / column[alive]))
+            factor = 2.0**exponent
+            layers[index] = (kernel * factor, bias * factor)
+            layers[index + 1] = (following / factor[:, None], following_bias)
+    return layers
 
 
 def post_training_quantize(
@@ -153,31 +199,19 @@ def post_training_quantize(
     the last layer's scale is 1 (logits keep the float model's units).
     """
     calibration = np.asarray(calibration, dtype=np.float64)
+    if settings.equalization:
+        weights = equalize_power_of_two(weights)
     input_integer_bits = _choose(calibration, settings.input_bits, settings.method, signed=True)
     x_quantized = quantize(calibration, settings.input_bits, input_integer_bits, signed=True)
     x_reference = calibration
-    previous_exponent = 0
     layers = []
     for index, (kernel, bias) in enumerate(weights):
         kernel = np.asarray(kernel, dtype=np.float64)
         bias = np.asarray(bias, dtype=np.float64)
         hidden = index < len(weights) - 1
         y_float = x_reference @ kernel + bias  # float network, float inputs, unscaled units
-        exponents = [0]
-        if hidden and settings.equalization:
-            exponents = list(range(-settings.equalization_range, settings.equalization_range + 1))
-        best = None
-        for exponent in exponents:
-            scaled_kernel = kernel * 2.0 ** (exponent - previous_exponent)
-            scaled_bias = bias * 2.0**exponent
-            candidate = _quantize_layer(
-                scaled_kernel, scaled_bias, x_quantized, y_float * 2.0**exponent, settings, hidden, exponent
-            )
-            if best is None or candidate[2] < best[2]:
-                best = candidate
-        layer, x_quantized, _ = best
+        layer, x_quantized = _quantize_layer(kernel, bias, x_quantized, y_float, settings, hidden)
         layers.append(layer)
-        previous_exponent = layer.scale_exponent
         x_reference = np.maximum(y_float, 0.0) if hidden else y_float
     return PTQResult(settings=settings, input_integer_bits=input_integer_bits, layers=tuple(layers))
 
