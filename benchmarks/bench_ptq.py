@@ -120,33 +120,34 @@ def ptq_rows(weights, dataset, calibration, bits: int) -> dict:
 
 
 def mac_costs(work: Path) -> dict:
-    """LUT / CARRY / FF per MAC for every unit, each checked in Verilator first."""
+    """LUT / CARRY / FF per MAC for every unit, all checked in Verilator first (one build)."""
     from pipeline.ptq.mac_rtl import IntegerOperand, MacUnit
-    from pipeline.ptq.mac_sim import check_mac, synthesize_mac
+    from pipeline.ptq.mac_sim import check_macs, synthesize_mac
     from pipeline.ptq.minifloat import MinifloatFormat
     from pipeline.ptq.minifloat_network import activation_format
 
-    costs = {}
+    units = {}
     for bits in BITS:
-        units = {f"int{bits}": MacUnit(IntegerOperand(bits, True), IntegerOperand(bits, False))}
+        units[f"{bits}:int{bits}"] = MacUnit(IntegerOperand(bits, True), IntegerOperand(bits, False))
         for exponent in range(1, min(MAX_EXPONENT_BITS, bits - 1) + 1):
             fmt = MinifloatFormat(exponent, bits - 1 - exponent)
-            units[f"mf_{fmt.name}"] = MacUnit(fmt, activation_format(fmt))
-        for key, unit in units.items():
-            check = check_mac(unit, work / unit.name / "sim")
-            if check.mismatches:
-                raise RuntimeError(f"{unit.name}: {check.mismatches} of {check.pairs} Verilator mismatches")
-            synthesis = synthesize_mac(unit, work / unit.name / "synth")
-            costs[f"{bits}:{key}"] = {
-                "unit": unit.name,
-                "accumulator_bits": unit.accumulator_bits,
-                "verilator_pairs_checked": check.pairs,
-                "verilator_mismatches": check.mismatches,
-                "luts": synthesis.luts,
-                "carry": synthesis.carry,
-                "flip_flops": synthesis.flip_flops,
-            }
-            print(f"  MAC {unit.name}: {synthesis.luts} LUT, {synthesis.carry} CARRY", flush=True)
+            units[f"{bits}:mf_{fmt.name}"] = MacUnit(fmt, activation_format(fmt))
+    checks = check_macs(list(units.values()), work / "sim")
+    costs = {}
+    for (key, unit), check in zip(units.items(), checks, strict=True):
+        if check.mismatches:
+            raise RuntimeError(f"{unit.name}: {check.mismatches} of {check.pairs} Verilator mismatches")
+        synthesis = synthesize_mac(unit, work / unit.name / "synth")
+        costs[key] = {
+            "unit": unit.name,
+            "accumulator_bits": unit.accumulator_bits,
+            "verilator_pairs_checked": check.pairs,
+            "verilator_mismatches": check.mismatches,
+            "luts": synthesis.luts,
+            "carry": synthesis.carry,
+            "flip_flops": synthesis.flip_flops,
+        }
+        print(f"  MAC {unit.name}: {synthesis.luts} LUT, {synthesis.carry} CARRY", flush=True)
     return costs
 
 
