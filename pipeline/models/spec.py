@@ -20,6 +20,9 @@ Schema (every key optional unless marked; unknown keys are errors)::
     pruning: {target_sparsity: 0.75, schedule: polynomial, epochs: 10}   # null = no pruning
     training: {epochs: 30, batch_size: 1024, learning_rate: 0.001, patience: 5}
     precision: {mode: learned, beta: 1.0e-6, min_bits: 2, max_bits: 16}   # null / mode fixed = as given
+    quantization: {mode: qat}          # or {mode: ptq, method: mmse | max, bias_correction: true,
+                                       #     equalization: false, rounding: nearest | gptq,
+                                       #     calibration_jets: 5000}
 
 Bit widths follow QKeras (docs/architecture.md): ``bits`` total and ``integer_bits`` = QKeras
 ``integer``; the sign bit is NOT counted for ``quantized_bits`` (so ``integer_bits <= bits - 1``),
@@ -148,6 +151,26 @@ class PrecisionSpec(StrictModel):
         return self
 
 
+class QuantizationSpec(StrictModel):
+    """How the quantizers get their values.
+
+    ``qat``: quantization-aware training (the default). ``ptq``: post-training quantization
+    (:mod:`pipeline.ptq`): the float twin of the network is trained, then every quantizer's binary
+    point (``integer_bits``) is chosen by ``method`` (``mmse``: minimum quantization MSE, Choukroun et
+    al. 2019; ``max``: cover the maximum) on ``calibration_jets`` training jets, with optional bias
+    correction and power-of-two cross-layer equalization (Nagel et al. 2019), and ``rounding``
+    ``nearest`` or ``gptq`` (error-compensating rounding, Frantar et al. 2023). The spec's ``bits``
+    are kept, its ``integer_bits`` are replaced.
+    """
+
+    mode: Literal["qat", "ptq"] = "qat"
+    method: Literal["mmse", "max"] = "mmse"
+    bias_correction: bool = True
+    equalization: bool = False
+    rounding: Literal["nearest", "gptq"] = "nearest"
+    calibration_jets: int = Field(default=5000, ge=1)
+
+
 @dataclass(frozen=True)
 class ResolvedLayer:
     """A dense layer with the defaults applied and its Keras layer names.
@@ -194,8 +217,21 @@ class ModelSpec(StrictModel):
         """True when the bit widths are learned during training (``precision.mode: learned``)."""
         return self.precision is not None and self.precision.mode == "learned"
 
+    quantization: QuantizationSpec = QuantizationSpec()
+
     @model_validator(mode="after")
     def _check(self) -> ModelSpec:
+        if self.quantization.mode == "ptq":
+            if self.learned_precision:
+                raise ValueError(
+                    "quantization.mode: ptq fixes bit widths, precision.mode learned trains them"
+                )
+            if self.pruning is not None:
+                raise ValueError(
+                    "quantization.mode: ptq does not prune (pruning needs training): drop pruning"
+                )
+            if any(layer.accumulator_bits is not None for layer in self.resolved_layers()):
+                raise ValueError("quantization.mode: ptq cannot constrain accumulators (A2Q trains)")
         for key, quantizer in (
             ("input_quantizer", self.input_quantizer),
             ("output_quantizer", self.output_quantizer),

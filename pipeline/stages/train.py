@@ -90,7 +90,11 @@ def run(inputs: StageInputs, config: Config) -> StageOutputs:
         if config.epochs_override is not None:
             epochs = min(epochs, config.epochs_override)
         batch_size = config.batch_size_override or spec.training.batch_size
-        model = build_model(spec, inputs.seed)
+        ptq = spec.quantization.mode == "ptq"
+        if ptq:  # post-training quantization: train the float twin, quantize after (pipeline.ptq)
+            from pipeline.ptq.keras import float_twin
+
+        model = build_model(float_twin(spec) if ptq else spec, inputs.seed)
         with inputs.progress(f"train {name}", epochs) as bar:
             history = fit(
                 model,
@@ -111,6 +115,10 @@ def run(inputs: StageInputs, config: Config) -> StageOutputs:
             details["learned_precision"] = widths
             (out / "learned_precision.json").write_text(json.dumps(widths, indent=2) + "\n")
             (out / FROZEN_SPEC).write_text(dump_spec(spec))
+        if ptq:
+            from pipeline.ptq.keras import quantize_after_training
+
+            model = quantize_after_training(spec, model, dataset, inputs.seed, out)
         save_model(model, out / "model.h5")
         (out / "spec.yaml").write_text(path.read_text())
         (out / "history.json").write_text(json.dumps(history, indent=2) + "\n")

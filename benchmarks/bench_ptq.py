@@ -1,0 +1,334 @@
+"""Post-training quantization vs QAT, integer vs minifloat, accuracy vs FPGA cost per MAC.
+
+For each seed: the float 16-64-32-32-5 MLP is trained (``jet_dnn_float``'s spec, the epoch cap below)
+and, for every total width ``bits`` in 3..8 (weights, biases and activations; the input stays the
+16-bit fixed point of the QAT specs):
+
+* integer PTQ (:mod:`pipeline.ptq.mmse`): naive max-scaling, MMSE, MMSE + bias correction, MMSE + bias
+  correction + power-of-two equalization, and that + GPTQ rounding;
+* minifloat PTQ (:mod:`pipeline.ptq.minifloat_network`): every ExMy with E <= 4, with and without
+  subnormals, MMSE scale + bias correction; the best per width chosen on the validation split;
+* QAT at the same widths (``jet_dnn_q6``'s recipe at ``bits``), same epoch cap, same seeds.
+
+Costs: every MAC unit (integer b x b, each ExMy with subnormals x its activation format) is generated
+(:mod:`pipeline.ptq.mac_rtl`), checked in Verilator against the numpy model on every pair of codes
+(0 mismatches required) and synthesized with Yosys (UltraScale+): LUTs per MAC. Formats without
+subnormals are evaluated for accuracy only (their MAC differs by the subnormal decode mux); the
+Pareto comparison uses the best format with subnormals.
+
+Usage (results: ``benchmarks/results/ptq.json`` and ``ptq_pareto.png``)::
+
+    python benchmarks/bench_ptq.py [--seeds 3] [--epochs 12] [--sample triggers_data/jets_pythia.h5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results"
+BITS = (3, 4, 5, 6, 7, 8)
+INPUT_BITS = 16
+MAX_EXPONENT_BITS = 4  # E >= 5 needs exact accumulators wider than 64 bits (and far more range than jets use)
+
+
+def load_data(sample: Path, seed: int, scratch: Path):
+    from pipeline.data.io import load_dataset
+    from pipeline.stage_api import StageInputs
+    from pipeline.stages import data
+
+    inputs = StageInputs(
+        output_dir=scratch / "data",
+        upstream={},
+        models=(),
+        model_specs={},
+        repo_root=REPO,
+        seed=seed,
+        quiet=True,
+    )
+    data.run(inputs, data.Config(sample=str(sample)))
+    return load_dataset(scratch / "data")
+
+
+def qat_spec(bits: int):
+    from pipeline.models.spec import load_spec
+
+    spec = load_spec(REPO / "models" / "jet_dnn_q6.yaml").model_dump(mode="json", exclude_unset=True)
+    for key in ("weight", "bias", "activation"):
+        spec["defaults"][key] = {"bits": bits, "integer_bits": 0}
+    spec["name"] = f"jet_dnn_q{bits}"
+    from pipeline.models.spec import parse_spec
+
+    return parse_spec(spec, f"bench_ptq q{bits}")
+
+
+def train(spec, dataset, seed: int, epochs: int, batch_size: int):
+    from pipeline.models.build import build_model
+    from pipeline.models.training import fit
+
+    model = build_model(spec, seed)
+    fit(model, dataset, epochs=epochs, batch_size=batch_size, learning_rate=1e-3, patience=5, seed=seed)
+    return model
+
+
+def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
+    return float(np.mean(np.argmax(logits, axis=1) == labels))
+
+
+def ptq_rows(weights, dataset, calibration, bits: int) -> dict:
+    """Every PTQ arm at one width: validation and test accuracy."""
+    from pipeline.ptq.minifloat import MinifloatFormat
+    from pipeline.ptq.minifloat_network import minifloat_quantize
+    from pipeline.ptq.mmse import PTQSettings, forward, post_training_quantize
+
+    rows = {}
+    arms = {
+        "int_max": {"method": "max", "bias_correction": False},
+        "int_mmse": {"method": "mmse", "bias_correction": False},
+        "int_mmse_bc": {"method": "mmse", "bias_correction": True},
+        "int_mmse_bc_eq": {"method": "mmse", "bias_correction": True, "equalization": True},
+        "int_mmse_bc_eq_gptq": {
+            "method": "mmse",
+            "bias_correction": True,
+            "equalization": True,
+            "rounding": "gptq",
+        },
+    }
+    for arm, options in arms.items():
+        settings = PTQSettings(INPUT_BITS, bits, bits, bits, **options)
+        result = post_training_quantize(weights, calibration, settings)
+        rows[arm] = {
+            "val": accuracy(forward(result, dataset.x_val), dataset.y_val),
+            "test": accuracy(forward(result, dataset.x_test), dataset.y_test),
+        }
+    for exponent in range(1, min(MAX_EXPONENT_BITS, bits - 1) + 1):
+        for subnormals in (True, False):
+            fmt = MinifloatFormat(exponent, bits - 1 - exponent, subnormals=subnormals)
+            network = minifloat_quantize(weights, calibration, fmt, input_bits=INPUT_BITS, bias_bits=bits)
+            rows[f"mf_{fmt.name}"] = {
+                "val": accuracy(network.logits(dataset.x_val), dataset.y_val),
+                "test": accuracy(network.logits(dataset.x_test), dataset.y_test),
+            }
+    return rows
+
+
+def mac_costs(work: Path) -> dict:
+    """LUT / CARRY / FF per MAC for every unit, all checked in Verilator first (one build)."""
+    from pipeline.ptq.mac_rtl import IntegerOperand, MacUnit
+    from pipeline.ptq.mac_sim import check_macs, synthesize_mac
+    from pipeline.ptq.minifloat import MinifloatFormat
+    from pipeline.ptq.minifloat_network import activation_format
+
+    units = {}
+    for bits in BITS:
+        units[f"{bits}:int{bits}"] = MacUnit(IntegerOperand(bits, True), IntegerOperand(bits, False))
+        for exponent in range(1, min(MAX_EXPONENT_BITS, bits - 1) + 1):
+            fmt = MinifloatFormat(exponent, bits - 1 - exponent)
+            units[f"{bits}:mf_{fmt.name}"] = MacUnit(fmt, activation_format(fmt))
+    checks = check_macs(list(units.values()), work / "sim")
+    costs = {}
+    for (key, unit), check in zip(units.items(), checks, strict=True):
+        if check.mismatches:
+            raise RuntimeError(f"{unit.name}: {check.mismatches} of {check.pairs} Verilator mismatches")
+        synthesis = synthesize_mac(unit, work / unit.name / "synth")
+        costs[key] = {
+            "unit": unit.name,
+            "accumulator_bits": unit.accumulator_bits,
+            "verilator_pairs_checked": check.pairs,
+            "verilator_mismatches": check.mismatches,
+            "luts": synthesis.luts,
+            "carry": synthesis.carry,
+            "flip_flops": synthesis.flip_flops,
+        }
+        print(f"  MAC {unit.name}: {synthesis.luts} LUT, {synthesis.carry} CARRY", flush=True)
+    return costs
+
+
+def pareto(points: list[dict]) -> list[dict]:
+    """Points not dominated in (accuracy up, LUTs per MAC down)."""
+    front = []
+    for point in points:
+        dominated = any(
+            other["accuracy"] >= point["accuracy"]
+            and other["luts"] <= point["luts"]
+            and (other["accuracy"] > point["accuracy"] or other["luts"] < point["luts"])
+            for other in points
+        )
+        if not dominated:
+            front.append(point)
+    return sorted(front, key=lambda point: point["luts"])
+
+
+def _mean_std(values: list[float]) -> dict:
+    return {"mean": float(np.mean(values)), "std": float(np.std(values)), "n": len(values)}
+
+
+def summarise(per_seed: list[dict], costs: dict) -> dict:
+    """Means over seeds; best minifloat per width (by validation accuracy); the Pareto front."""
+    float_test = _mean_std([run["float"]["test"] for run in per_seed])
+    table, points = {}, []
+    for bits in BITS:
+        key = str(bits)
+        arms = per_seed[0]["ptq"][key].keys()
+        row = {arm: _mean_std([run["ptq"][key][arm]["test"] for run in per_seed]) for arm in arms}
+        row["qat"] = _mean_std([run["qat"][key]["test"] for run in per_seed])
+        minifloats = [arm for arm in arms if arm.startswith("mf_") and not arm.endswith("nosub")]
+        best_mf = max(minifloats, key=lambda arm: np.mean([run["ptq"][key][arm]["val"] for run in per_seed]))
+        best_int = max(
+            (arm for arm in arms if arm.startswith("int_")),
+            key=lambda arm: np.mean([run["ptq"][key][arm]["val"] for run in per_seed]),
+        )
+        int_cost, mf_cost = costs[f"{bits}:int{bits}"]["luts"], costs[f"{bits}:{best_mf}"]["luts"]
+        row["best_minifloat"], row["best_integer_ptq"] = best_mf, best_int
+        flushing = [arm for arm in arms if arm.endswith("nosub")]
+        row["best_minifloat_without_subnormals"] = max(
+            flushing, key=lambda arm: np.mean([run["ptq"][key][arm]["val"] for run in per_seed])
+        )
+        for arm, luts in ((best_int, int_cost), (best_mf, mf_cost), ("qat", int_cost)):
+            points.append({"bits": bits, "arm": arm, "accuracy": row[arm]["mean"], "luts": luts})
+        integer_wins = row[best_int]["mean"] >= row[best_mf]["mean"] and int_cost <= mf_cost
+        minifloat_wins = row[best_mf]["mean"] >= row[best_int]["mean"] and mf_cost <= int_cost
+        row["ptq_pareto_optimal_format"] = (
+            "integer" if integer_wins else "minifloat" if minifloat_wins else "neither dominates"
+        )
+        table[key] = row
+    goals = {
+        "mmse_6bit_minus_qat_6bit_points": 100
+        * (table["6"]["int_mmse_bc"]["mean"] - table["6"]["qat"]["mean"]),
+        "mmse_4bit_minus_float_points": 100 * (table["4"]["int_mmse_bc"]["mean"] - float_test["mean"]),
+    }
+    goals["met_6bit_within_0.5_of_qat"] = goals["mmse_6bit_minus_qat_6bit_points"] >= -0.5
+    goals["met_4bit_within_2_of_float"] = goals["mmse_4bit_minus_float_points"] >= -2.0
+    return {
+        "float": float_test,
+        "by_bits": table,
+        "pareto_front": pareto(points),
+        "points": points,
+        "goals": goals,
+    }
+
+
+def plot(summary: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(6.4, 4.2))
+    for kind, marker in (("int_", "o"), ("mf_", "s"), ("qat", "^")):
+        chosen = [point for point in summary["points"] if point["arm"].startswith(kind)]
+        label = {"int_": "integer PTQ", "mf_": "minifloat PTQ", "qat": "integer QAT"}[kind]
+        axis.scatter(
+            [p["luts"] for p in chosen], [100 * p["accuracy"] for p in chosen], marker=marker, label=label
+        )
+        for point in chosen:
+            axis.annotate(str(point["bits"]), (point["luts"], 100 * point["accuracy"]), fontsize=7)
+    front = summary["pareto_front"]
+    axis.plot(
+        [p["luts"] for p in front], [100 * p["accuracy"] for p in front], "k--", lw=0.8, label="Pareto front"
+    )
+    axis.axhline(100 * summary["float"]["mean"], color="grey", lw=0.8, label="float")
+    axis.set_xlabel("LUTs per MAC (Yosys, UltraScale+)")
+    axis.set_ylabel("test accuracy [%]")
+    axis.set_xscale("log")
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sample", type=Path, default=REPO / "triggers_data" / "jets_pythia.h5")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--batch-size", type=int, default=512)
+    parser.add_argument("--calibration-jets", type=int, default=5000)
+    parser.add_argument("--out", type=Path, default=RESULTS / "ptq.json")
+    options = parser.parse_args()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from pipeline.models.spec import load_spec
+    from pipeline.models.training import configure_determinism
+    from pipeline.ptq.keras import dense_weights
+
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as scratch:
+        dataset = load_data(options.sample, 20261123, Path(scratch))
+        print("MAC units: Verilator check + Yosys", flush=True)
+        costs = mac_costs(Path(scratch) / "mac")
+        per_seed = []
+        for seed in range(options.seeds):
+            configure_determinism(seed)
+            float_model = train(
+                load_spec(REPO / "models" / "jet_dnn_float.yaml"),
+                dataset,
+                seed,
+                options.epochs,
+                options.batch_size,
+            )
+            weights = dense_weights(float_model)
+            rng = np.random.default_rng(seed)
+            calibration = dataset.x_train[
+                rng.choice(len(dataset.x_train), options.calibration_jets, replace=False)
+            ]
+            run = {
+                "seed": seed,
+                "float": {"test": accuracy(float_model.predict(dataset.x_test, verbose=0), dataset.y_test)},
+                "ptq": {},
+                "qat": {},
+            }
+            for bits in BITS:
+                run["ptq"][str(bits)] = ptq_rows(weights, dataset, calibration, bits)
+                qat_model = train(qat_spec(bits), dataset, seed, options.epochs, options.batch_size)
+                run["qat"][str(bits)] = {
+                    "test": accuracy(qat_model.predict(dataset.x_test, verbose=0), dataset.y_test)
+                }
+                print(
+                    f"seed {seed} bits {bits}: qat {run['qat'][str(bits)]['test']:.4f} "
+                    f"mmse+bc {run['ptq'][str(bits)]['int_mmse_bc']['test']:.4f}",
+                    flush=True,
+                )
+            per_seed.append(run)
+            summary = summarise(per_seed, costs)
+            result = {
+                "command": "python benchmarks/bench_ptq.py "
+                + " ".join(
+                    f"--{k.replace('_', '-')} {v}"
+                    for k, v in vars(options).items()
+                    if k not in ("out", "sample")
+                ),
+                "sample": str(options.sample.relative_to(REPO))
+                if options.sample.is_relative_to(REPO)
+                else str(options.sample),
+                "jets": {
+                    "train": int(dataset.y_train.size),
+                    "val": int(dataset.y_val.size),
+                    "test": int(dataset.y_test.size),
+                },
+                "budget": {
+                    "epochs": options.epochs,
+                    "batch_size": options.batch_size,
+                    "calibration_jets": options.calibration_jets,
+                    "input_bits": INPUT_BITS,
+                },
+                "mac_costs": costs,
+                "per_seed": per_seed,
+                "summary": summary,
+                "wall_seconds": round(time.perf_counter() - started, 1),
+            }
+            options.out.parent.mkdir(parents=True, exist_ok=True)
+            options.out.write_text(json.dumps(result, indent=2) + "\n")
+            plot(summary, options.out.with_name("ptq_pareto.png"))
+    print(json.dumps(result["summary"]["goals"], indent=2))
+
+
+if __name__ == "__main__":
+    main()
