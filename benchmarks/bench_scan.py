@@ -41,7 +41,7 @@ def _cpu_seconds() -> float:
     return usage.user + usage.system + usage.children_user + usage.children_system
 
 
-def headline(run_dir: Path, trials: int | None, firmware_points: int | None) -> dict:
+def headline(run_dir: Path, trials: int | None, firmware_points: int | None, floor: float | None) -> dict:
     from pipeline.scan.config import load_scan
     from pipeline.scan.runner import run_scan
     from pipeline.scan.table import read_table
@@ -50,6 +50,8 @@ def headline(run_dir: Path, trials: int | None, firmware_points: int | None) -> 
     planned = loaded.config.trials
     if trials is not None:  # stop early: finished trials are kept (by key), no new ones beyond `trials`
         loaded = replace(loaded, config=loaded.config.model_copy(update={"trials": trials}))
+    if floor is not None:  # which points get the firmware flow and the best spec
+        loaded = replace(loaded, config=loaded.config.model_copy(update={"accuracy_floor": floor}))
     if firmware_points is not None:
         firmware = loaded.config.firmware.model_copy(update={"max_points": firmware_points})
         loaded = replace(loaded, config=loaded.config.model_copy(update={"firmware": firmware}))
@@ -148,12 +150,13 @@ def main() -> None:
     parser.add_argument("--throughput", action="store_true")
     parser.add_argument("--trials", type=int, default=None, help="override scan.yaml's budget")
     parser.add_argument("--firmware-points", type=int, default=None, help="override firmware.max_points")
+    parser.add_argument("--accuracy-floor", type=float, default=None, help="override accuracy_floor")
     parser.add_argument("--run-dir", type=Path, default=REPO / "runs" / "default")
     parser.add_argument("--work", type=Path, default=Path("/tmp/bench_scan"))
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     if args.headline:
-        result = headline(args.run_dir, args.trials, args.firmware_points)
+        result = headline(args.run_dir, args.trials, args.firmware_points, args.accuracy_floor)
         (RESULTS / "scan_headline.json").write_text(json.dumps(result, indent=2) + "\n")
         print(json.dumps({key: result[key] for key in ("trials", "done", "headline_point", "met")}, indent=2))
     if args.throughput:
