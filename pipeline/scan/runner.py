@@ -25,16 +25,17 @@ from pipeline.scan.space import grid_points, random_points, resolve_spec
 from pipeline.scan.table import append_row, param_value, read_table, write_table
 from pipeline.scan.trial import TrialTask, run_trial
 
-#: Source trees whose code a trial runs: a change there changes every trial key.
+#: Sources a trial runs: a change there changes every trial key. The resolved spec, which the search
+#: space code makes, is hashed itself; the scan's orchestration (runner, front, outputs) is not part of
+#: a trial, so editing it keeps finished trials.
 CODE_PATHS = (
     "models",
     "a2q",
     "deploy",
-    "rtl",
-    "scan",
+    "rtl/trace.py",
     "data/io.py",
     "stages/constrain.py",
-    "stages/firmware.py",
+    "scan/trial.py",
 )
 CODE_PACKAGES = ("tensorflow-cpu", "qkeras", "tensorflow-model-optimization", "da4ml", "numpy")
 TRIAL_NAME = "scan_trial"
