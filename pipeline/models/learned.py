@@ -177,7 +177,8 @@ def _layer_class():
             return self.quantizer(tf.nn.relu(x))
 
     class LearnedDense(tf.keras.layers.Layer):
-        """Dense layer with a per-layer learned ``quantized_bits`` kernel and a fixed bias quantizer."""
+        """Dense layer with one per-layer learned ``quantized_bits`` for kernel and bias: the bias then
+        never has more fractional bits than the accumulator (``f_x + f_w``), so it adds exactly."""
 
         def __init__(
             self,
@@ -195,8 +196,6 @@ def _layer_class():
             self.kernel_initializer = kernel_initializer
 
         def build(self, input_shape):
-            from qkeras import quantized_bits
-
             self.kernel = self.add_weight(
                 name="kernel", shape=(int(input_shape[-1]), self.units), initializer=self.kernel_initializer
             )
@@ -204,13 +203,12 @@ def _layer_class():
             self.quantizer = LearnedQuantizer(
                 self, "weight", (), self.initial, True, self.min_bits, self.max_bits
             )
-            self.bias_quantizer = quantized_bits(self.bias_spec.bits, self.bias_spec.integer_bits, alpha=1)
 
         def quantized_kernel(self):
             return self.quantizer(self.kernel)
 
         def call(self, x):
-            return tf.matmul(x, self.quantized_kernel()) + self.bias_quantizer(self.bias)
+            return tf.matmul(x, self.quantized_kernel()) + self.quantizer(self.bias)
 
     return LearnedInputQuantizer, LearnedReLU, LearnedDense
 
@@ -321,7 +319,7 @@ def frozen_spec(model: keras.Model, spec: ModelSpec) -> ModelSpec:
     for layer_data, resolved in zip(data["layers"], spec.resolved_layers(), strict=True):
         entry = widths["layers"][resolved.dense_name]
         layer_data["weight"] = entry["weight"]
-        layer_data["bias"] = resolved.bias.model_dump() if resolved.bias is not None else None
+        layer_data["bias"] = entry["weight"]  # the bias shares the learned weight quantizer
         if "activation" in entry:
             layer_data["activation_quantizer"] = entry["activation"]
     return ModelSpec.model_validate(data)
