@@ -25,6 +25,7 @@ from pydantic import Field
 
 from pipeline.errors import PipelineError
 from pipeline.stage_api import StageInputs, StageOutputs, StrictModel, iter_model_dirs
+from pipeline.stages.train import spec_path as model_spec_path
 
 if TYPE_CHECKING:
     import numpy as np
@@ -214,7 +215,11 @@ def run(inputs: StageInputs, config: Config) -> StageOutputs:
                     model_dir,
                     inputs.output_dir,
                 )
-                spec_path = inputs.model_specs.get(name) if model is not None else None
+                spec_path = (  # learned-precision models: the frozen spec the train stage wrote
+                    model_spec_path(inputs, name, NAME)
+                    if model is not None and name in inputs.model_specs
+                    else None
+                )
                 write_model_metrics(
                     model_dir / "metrics.json", model, dataset, spec_path, NAME, details, network=network
                 )

@@ -26,6 +26,7 @@ from pydantic import Field
 from pipeline.deploy.byo import ExternalModel
 from pipeline.errors import PipelineError
 from pipeline.stage_api import ModelName, StageInputs, StageOutputs, StrictModel
+from pipeline.stages.train import spec_path as model_spec_path
 
 if TYPE_CHECKING:
     import numpy as np
@@ -259,7 +260,7 @@ def run(inputs: StageInputs, config: Config) -> StageOutputs:
                     bar.advance()
                     continue
                 model = load_model(model_path)
-                spec_path = inputs.model_specs.get(name)
+                spec_path = model_spec_path(inputs, name, NAME)  # learned models: the frozen spec
                 source = {"model": "constrain"}
                 accumulators_path = upstream_dir / "accumulators.json"
             else:
