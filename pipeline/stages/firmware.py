@@ -295,6 +295,22 @@ def collect_model(submitted: dict[str, Any], config: Config) -> tuple[dict, dict
     }
 
 
+def build_one(
+    network, features, model_dir: Path, scratch: Path, config: Config, project_dir: Path
+) -> dict[str, Any]:
+    """One model's firmware, start to finish (what the scan runs on a front point): the stage's
+    :func:`submit_model` + :func:`collect_model` on a private pool, no cache. Returns the
+    ``firmware.json`` record."""
+    from pipeline.rtl.cache import ToolCache
+
+    with ThreadPoolExecutor(max_workers=config.workers or 1) as pool:
+        submitted = submit_model(
+            pool, network, features, model_dir, scratch, config, project_dir, ToolCache(None)
+        )
+        record, _ = collect_model(submitted, config)
+    return record
+
+
 def _da_kernel_cost(convert_model_dir: Path) -> Any:
     """hls4ml's ``da_kernel_cost`` if the convert stage recorded it (DA strategy), else ``None``."""
     from pipeline.deploy.stage_io import read_json
