@@ -1,6 +1,7 @@
 """Chunked generation: seeds, plan, cache/resume, and identical output for any worker count (Dask)."""
 
 import numpy as np
+import pytest
 
 from pipeline.data.chunks import (
     cache_key,
@@ -40,6 +41,7 @@ def test_plan_and_seeds_do_not_depend_on_worker_count():
     )
 
 
+@pytest.mark.slow  # starts a Dask LocalCluster and runs Pythia (~25 s CPU)
 def test_same_seed_gives_identical_bytes_for_one_and_two_dask_workers_and_resumes_from_cache(tmp_path):
     ticks = []
     features, labels = generate_jets(8, 11, SETTINGS, workers=1, advance=ticks.append, classes=("q", "w"))
