@@ -253,8 +253,16 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--calibration-jets", type=int, default=5000)
     parser.add_argument("--out", type=Path, default=RESULTS / "ptq.json")
+    parser.add_argument("--resummarise", action="store_true", help="recompute the summary of --out only")
     options = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if options.resummarise:
+        result = json.loads(options.out.read_text())
+        result["summary"] = summarise(result["per_seed"], result["mac_costs"])
+        options.out.write_text(json.dumps(result, indent=2) + "\n")
+        plot(result["summary"], options.out.with_name("ptq_pareto.png"))
+        print(json.dumps(result["summary"]["goals"], indent=2))
+        return
     from pipeline.models.spec import load_spec
     from pipeline.models.training import configure_determinism
     from pipeline.ptq.keras import dense_weights
