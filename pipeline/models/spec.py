@@ -388,7 +388,9 @@ def load_spec(path: Path) -> ModelSpec:
         raise PipelineError("spec", f"cannot read model spec: {error}", input=str(path)) from error
     except yaml.YAMLError as error:
         raise PipelineError("spec", f"model spec is not valid YAML: {error}", input=str(path)) from error
-    return parse_spec(data, str(path), expected_name=path.stem)
+    # a learned-precision model's frozen spec (train/<model>/frozen_spec.yaml) is named by its directory
+    expected = path.parent.name if path.name == "frozen_spec.yaml" else path.stem
+    return parse_spec(data, str(path), expected_name=expected)
 
 
 def dump_spec(spec: ModelSpec) -> str:

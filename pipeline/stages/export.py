@@ -260,7 +260,8 @@ def run(inputs: StageInputs, config: Config) -> StageOutputs:
                     bar.advance()
                     continue
                 model = load_model(model_path)
-                spec_path = model_spec_path(inputs, name, NAME)  # learned models: the frozen spec
+                known = name in inputs.model_specs  # learned models: the frozen spec
+                spec_path = model_spec_path(inputs, name, NAME) if known else None
                 source = {"model": "constrain"}
                 accumulators_path = upstream_dir / "accumulators.json"
             else:
