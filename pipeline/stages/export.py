@@ -78,7 +78,15 @@ def _check_against_executor(
     from pipeline.deploy.export_qonnx import execute_qonnx, integer_logits
     from pipeline.deploy.stage_io import write_json
 
-    exported = integer_logits(execute_qonnx(wrapper, features, batch_size), fractional)
+    try:
+        exported = integer_logits(execute_qonnx(wrapper, features, batch_size), fractional)
+    except ValueError as error:  # outputs off the 2**-f grid: the graph is not the integer network
+        raise PipelineError(
+            NAME,
+            f"the QONNX model of {name} does not compute {reference_name}: {error}",
+            input=str(model_dir / "model.onnx"),
+            fix="the model uses a layer or quantizer the QONNX reading does not map exactly; report it",
+        ) from error
     differs = np.flatnonzero(np.any(reference != exported, axis=1))
     check = {
         "jets": len(features),
