@@ -86,7 +86,8 @@ def ptq_rows(weights, dataset, calibration, bits: int) -> dict:
     """Every PTQ arm at one width: validation and test accuracy."""
     from pipeline.ptq.minifloat import MinifloatFormat
     from pipeline.ptq.minifloat_network import minifloat_quantize
-    from pipeline.ptq.mmse import PTQSettings, forward, post_training_quantize
+    from pipeline.ptq.mmse import PTQSettings, forward
+    from pipeline.ptq.search import calibrate
 
     rows = {}
     arms = {
@@ -100,10 +101,17 @@ def ptq_rows(weights, dataset, calibration, bits: int) -> dict:
             "equalization": True,
             "rounding": "gptq",
         },
+        "int_mmse_bc_eq_gptq_search": {
+            "method": "mmse",
+            "bias_correction": True,
+            "equalization": True,
+            "rounding": "gptq",
+            "format_search": True,
+        },
     }
     for arm, options in arms.items():
         settings = PTQSettings(INPUT_BITS, bits, bits, bits, **options)
-        result = post_training_quantize(weights, calibration, settings)
+        result = calibrate(weights, calibration, settings)
         rows[arm] = {
             "val": accuracy(forward(result, dataset.x_val), dataset.y_val),
             "test": accuracy(forward(result, dataset.x_test), dataset.y_test),
@@ -255,6 +263,13 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--calibration-jets", type=int, default=5000)
     parser.add_argument("--out", type=Path, default=RESULTS / "ptq.json")
+    parser.add_argument(
+        "--reuse-qat-and-costs",
+        type=Path,
+        default=None,
+        help="take the MAC costs and QAT accuracies from this earlier result (same seeds, epochs and "
+        "sample); every seed's float model must reproduce that file's float accuracy exactly",
+    )
     parser.add_argument("--resummarise", action="store_true", help="recompute the summary of --out only")
     options = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -272,8 +287,13 @@ def main() -> None:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as scratch:
         dataset = load_data(options.sample, 20261123, Path(scratch))
-        print("MAC units: Verilator check + Yosys", flush=True)
-        costs = mac_costs(Path(scratch) / "mac")
+        earlier = None
+        if options.reuse_qat_and_costs is not None:
+            earlier = json.loads(options.reuse_qat_and_costs.read_text())
+            costs = earlier["mac_costs"]
+        else:
+            print("MAC units: Verilator check + Yosys", flush=True)
+            costs = mac_costs(Path(scratch) / "mac")
         per_seed = []
         for seed in range(options.seeds):
             configure_determinism(seed)
@@ -295,12 +315,22 @@ def main() -> None:
                 "ptq": {},
                 "qat": {},
             }
+            if earlier is not None:
+                before = earlier["per_seed"][seed]
+                if before["float"]["test"] != run["float"]["test"]:
+                    raise RuntimeError(
+                        f"seed {seed}: float accuracy {run['float']['test']} differs from "
+                        f"{before['float']['test']} in {options.reuse_qat_and_costs}: cannot reuse its QAT"
+                    )
             for bits in BITS:
                 run["ptq"][str(bits)] = ptq_rows(weights, dataset, calibration, bits)
-                qat_model = train(qat_spec(bits), dataset, seed, options.epochs, options.batch_size)
-                run["qat"][str(bits)] = {
-                    "test": accuracy(qat_model.predict(dataset.x_test, verbose=0), dataset.y_test)
-                }
+                if earlier is not None:
+                    run["qat"][str(bits)] = earlier["per_seed"][seed]["qat"][str(bits)]
+                else:
+                    qat_model = train(qat_spec(bits), dataset, seed, options.epochs, options.batch_size)
+                    run["qat"][str(bits)] = {
+                        "test": accuracy(qat_model.predict(dataset.x_test, verbose=0), dataset.y_test)
+                    }
                 print(
                     f"seed {seed} bits {bits}: qat {run['qat'][str(bits)]['test']:.4f} "
                     f"mmse+bc {run['ptq'][str(bits)]['int_mmse_bc']['test']:.4f}",
@@ -313,8 +343,14 @@ def main() -> None:
                 + " ".join(
                     f"--{k.replace('_', '-')} {v}"
                     for k, v in vars(options).items()
-                    if k not in ("out", "sample")
+                    if k not in ("out", "sample", "reuse_qat_and_costs", "resummarise")
                 ),
+                "reused": None
+                if earlier is None
+                else {
+                    "mac_costs_and_qat_from": earlier["command"],
+                    "float_accuracy_reproduced_per_seed": True,
+                },
                 "sample": str(options.sample.relative_to(REPO))
                 if options.sample.is_relative_to(REPO)
                 else str(options.sample),
