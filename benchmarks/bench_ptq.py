@@ -108,6 +108,14 @@ def ptq_rows(weights, dataset, calibration, bits: int) -> dict:
             "rounding": "gptq",
             "format_search": True,
         },
+        "int_mmse_bc_eq_aeq_gptq_search": {
+            "method": "mmse",
+            "bias_correction": True,
+            "equalization": True,
+            "activation_equalization": True,
+            "rounding": "gptq",
+            "format_search": True,
+        },
     }
     for arm, options in arms.items():
         settings = PTQSettings(INPUT_BITS, bits, bits, bits, **options)

@@ -85,6 +85,7 @@ def settings_for(spec: ModelSpec) -> PTQSettings:
         equalization=quantization.equalization,
         rounding=quantization.rounding,
         format_search=quantization.format_search,
+        activation_equalization=quantization.activation_equalization,
     )
 
 

@@ -15,6 +15,9 @@ Per layer, in order (each layer sees the already-quantized outputs of the layers
    with power-of-two factors per hidden channel (:func:`equalize_power_of_two`). ReLU is positively
    homogeneous, so the rescaled network computes the same function exactly and stays an ordinary
    QKeras model with per-tensor formats that now fit every channel better.
+5. **Activation equalization** (optional, after 4): each hidden channel's power-of-two factor refined
+   by one step up or down to fit the shared activation format (per-channel MMSE activation scales,
+   Choukroun et al. 2019, realised exactly as in 4; :mod:`pipeline.ptq.activation_equalization`).
 
 The logits are never rescaled (the last layer's factor is fixed to 1), so scores keep their meaning.
 """
@@ -27,6 +30,7 @@ from typing import Literal
 
 import numpy as np
 
+from pipeline.ptq.activation_equalization import equalize_activations
 from pipeline.ptq.fixed_point import max_integer_bits, mmse_integer_bits, quantize
 
 Method = Literal["mmse", "max"]
@@ -45,6 +49,7 @@ class PTQSettings:
     equalization: bool = False
     rounding: Literal["nearest", "gptq"] = "nearest"
     format_search: bool = False
+    activation_equalization: bool = False
 
 
 #: Per layer, integer bits that replace the MMSE/max choice: keys ``weight``, ``bias``, ``activation``.
@@ -79,6 +84,7 @@ class PTQResult:
             "equalization": self.settings.equalization,
             "rounding": self.settings.rounding,
             "format_search": self.settings.format_search,
+            "activation_equalization": self.settings.activation_equalization,
             "input": {"bits": self.settings.input_bits, "integer_bits": self.input_integer_bits},
             "layers": [
                 {
@@ -220,6 +226,8 @@ def post_training_quantize(
     calibration = np.asarray(calibration, dtype=np.float64)
     if settings.equalization:
         weights = equalize_power_of_two(weights)
+    if settings.activation_equalization:
+        weights = equalize_activations(weights, calibration, settings.activation_bits)
     input_integer_bits = _choose(calibration, settings.input_bits, settings.method, signed=True)
     x_quantized = quantize(calibration, settings.input_bits, input_integer_bits, signed=True)
     x_reference = calibration
