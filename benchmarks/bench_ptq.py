@@ -5,7 +5,9 @@ and, for every total width ``bits`` in 3..8 (weights, biases and activations; th
 16-bit fixed point of the QAT specs):
 
 * integer PTQ (:mod:`pipeline.ptq.mmse`): naive max-scaling, MMSE, MMSE + bias correction, MMSE + bias
-  correction + power-of-two equalization, and that + GPTQ rounding;
+  correction + power-of-two equalization, that + GPTQ rounding, that + format search on the output
+  divergence (:mod:`pipeline.ptq.search`), and that + activation equalization
+  (:mod:`pipeline.ptq.activation_equalization`);
 * minifloat PTQ (:mod:`pipeline.ptq.minifloat_network`): every ExMy with E <= 4, with and without
   subnormals, MMSE scale + bias correction; the best per width chosen on the validation split;
 * QAT at the same widths (``jet_dnn_q6``'s recipe at ``bits``), same epoch cap, same seeds.
@@ -19,6 +21,8 @@ Pareto comparison uses the best format with subnormals.
 Usage (results: ``benchmarks/results/ptq.json`` and ``ptq_pareto.png``)::
 
     python benchmarks/bench_ptq.py [--seeds 3] [--epochs 12] [--sample triggers_data/jets_pythia.h5]
+        [--reuse-qat-and-costs OLD.json]   # PTQ arms only; QAT and MAC costs from OLD.json, after
+                                           # every seed's float model reproduced OLD.json's accuracy
 """
 
 from __future__ import annotations
