@@ -23,6 +23,13 @@ Usage (results: ``benchmarks/results/ptq.json`` and ``ptq_pareto.png``)::
     python benchmarks/bench_ptq.py [--seeds 3] [--epochs 12] [--sample triggers_data/jets_pythia.h5]
         [--reuse-qat-and-costs OLD.json]   # PTQ arms only; QAT and MAC costs from OLD.json, after
                                            # every seed's float model reproduced OLD.json's accuracy
+
+Converged budget (``benchmarks/results/ptq_converged.json``): only the goal widths, float and QAT trained
+with the ``training`` block of ``jet_dnn_float.yaml`` / ``jet_dnn_q6.yaml`` (epochs, batch size, learning
+rate, patience) instead of ``--epochs``/``--batch-size``; MAC costs (independent of training) from ptq.json::
+
+    python benchmarks/bench_ptq.py --bits 4 6 --spec-budget --costs-from benchmarks/results/ptq.json \
+        --out benchmarks/results/ptq_converged.json
 """
 
 from __future__ import annotations
@@ -73,13 +80,32 @@ def qat_spec(bits: int):
     return parse_spec(spec, f"bench_ptq q{bits}")
 
 
-def train(spec, dataset, seed: int, epochs: int, batch_size: int):
+def train(
+    spec, dataset, seed: int, epochs: int, batch_size: int, learning_rate: float = 1e-3, patience: int = 5
+):
     from pipeline.models.build import build_model
     from pipeline.models.training import fit
 
     model = build_model(spec, seed)
-    fit(model, dataset, epochs=epochs, batch_size=batch_size, learning_rate=1e-3, patience=5, seed=seed)
+    fit(
+        model,
+        dataset,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        patience=patience,
+        seed=seed,
+    )
     return model
+
+
+def training_budget(spec, spec_budget: bool, epochs: int, batch_size: int) -> dict:
+    """Keyword arguments of :func:`train`: the spec's own ``training`` block (epochs cap, batch size,
+    learning rate, early-stopping patience) when ``spec_budget``, else the benchmark's epoch cap and batch
+    size with the historical learning rate 1e-3 and patience 5."""
+    if spec_budget:
+        return spec.training.model_dump()
+    return {"epochs": epochs, "batch_size": batch_size, "learning_rate": 1e-3, "patience": 5}
 
 
 def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
@@ -190,11 +216,12 @@ def _mean_std(values: list[float]) -> dict:
     return {"mean": float(np.mean(values)), "std": float(np.std(values)), "n": len(values)}
 
 
-def summarise(per_seed: list[dict], costs: dict) -> dict:
-    """Means over seeds; best minifloat per width (by validation accuracy); the Pareto front."""
+def summarise(per_seed: list[dict], costs: dict, bits_list: tuple[int, ...] = BITS) -> dict:
+    """Means over seeds; best minifloat / integer PTQ arm per width (by mean validation accuracy over the
+    seeds); the Pareto front; the issue's goals (needs widths 4 and 6), as mean/std and per seed."""
     float_test = _mean_std([run["float"]["test"] for run in per_seed])
     table, points = {}, []
-    for bits in BITS:
+    for bits in bits_list:
         key = str(bits)
         arms = per_seed[0]["ptq"][key].keys()
         row = {arm: _mean_std([run["ptq"][key][arm]["test"] for run in per_seed]) for arm in arms}
@@ -228,6 +255,17 @@ def summarise(per_seed: list[dict], costs: dict) -> dict:
     }
     goals["met_6bit_within_0.5_of_qat"] = goals["mmse_6bit_minus_qat_6bit_points"] >= -0.5
     goals["met_4bit_within_2_of_float"] = goals["mmse_4bit_minus_float_points"] >= -2.0
+    goals["per_seed"] = [
+        {
+            "seed": run["seed"],
+            "mmse_6bit_minus_qat_6bit_points": 100
+            * (run["ptq"]["6"][best6]["test"] - run["qat"]["6"]["test"]),
+            "mmse_4bit_minus_float_points": 100 * (run["ptq"]["4"][best4]["test"] - run["float"]["test"]),
+        }
+        for run in per_seed
+    ]
+    for key in ("mmse_6bit_minus_qat_6bit_points", "mmse_4bit_minus_float_points"):
+        goals[f"{key}_std"] = float(np.std([row[key] for row in goals["per_seed"]]))
     return {
         "float": float_test,
         "by_bits": table,
@@ -265,7 +303,7 @@ def plot(summary: dict, path: Path) -> None:
     figure.savefig(path, dpi=120)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -283,13 +321,34 @@ def main() -> None:
         "sample); every seed's float model must reproduce that file's float accuracy exactly",
     )
     parser.add_argument("--resummarise", action="store_true", help="recompute the summary of --out only")
-    options = parser.parse_args()
+    parser.add_argument(
+        "--bits", type=int, nargs="+", default=list(BITS), help="total widths to run (default: 3..8)"
+    )
+    parser.add_argument(
+        "--spec-budget",
+        action="store_true",
+        help="train float and QAT with the training block of jet_dnn_float.yaml / jet_dnn_q6.yaml "
+        "(epochs, batch size, learning rate, patience) instead of --epochs / --batch-size",
+    )
+    parser.add_argument(
+        "--costs-from",
+        type=Path,
+        default=None,
+        help="take only the MAC costs (independent of training) from this earlier result",
+    )
+    options = parser.parse_args(argv)
+    bits_list = tuple(sorted(set(options.bits)))
+    if not set(bits_list) <= set(BITS):
+        parser.error(f"--bits must be among {list(BITS)}, got {options.bits}")
+    if not {4, 6} <= set(bits_list):
+        parser.error("--bits must include 4 and 6 (the goals compare them)")
+    pareto_png = options.out.with_name(options.out.stem + "_pareto.png")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if options.resummarise:
         result = json.loads(options.out.read_text())
-        result["summary"] = summarise(result["per_seed"], result["mac_costs"])
+        result["summary"] = summarise(result["per_seed"], result["mac_costs"], bits_list)
         options.out.write_text(json.dumps(result, indent=2) + "\n")
-        plot(result["summary"], options.out.with_name("ptq_pareto.png"))
+        plot(result["summary"], pareto_png)
         print(json.dumps(result["summary"]["goals"], indent=2))
         return
     from pipeline.models.spec import load_spec
@@ -303,19 +362,21 @@ def main() -> None:
         if options.reuse_qat_and_costs is not None:
             earlier = json.loads(options.reuse_qat_and_costs.read_text())
             costs = earlier["mac_costs"]
+        elif options.costs_from is not None:
+            costs = json.loads(options.costs_from.read_text())["mac_costs"]
         else:
             print("MAC units: Verilator check + Yosys", flush=True)
             costs = mac_costs(Path(scratch) / "mac")
         per_seed = []
         for seed in range(options.seeds):
             configure_determinism(seed)
-            float_model = train(
-                load_spec(REPO / "models" / "jet_dnn_float.yaml"),
-                dataset,
-                seed,
-                options.epochs,
-                options.batch_size,
+            float_spec = load_spec(REPO / "models" / "jet_dnn_float.yaml")
+            float_budget = training_budget(
+                float_spec, options.spec_budget, options.epochs, options.batch_size
             )
+            tic = time.perf_counter()
+            float_model = train(float_spec, dataset, seed, **float_budget)
+            print(f"seed {seed} float: {time.perf_counter() - tic:.0f} s", flush=True)
             weights = dense_weights(float_model)
             rng = np.random.default_rng(seed)
             calibration = dataset.x_train[
@@ -334,29 +395,37 @@ def main() -> None:
                         f"seed {seed}: float accuracy {run['float']['test']} differs from "
                         f"{before['float']['test']} in {options.reuse_qat_and_costs}: cannot reuse its QAT"
                     )
-            for bits in BITS:
+            for bits in bits_list:
+                tic = time.perf_counter()
                 run["ptq"][str(bits)] = ptq_rows(weights, dataset, calibration, bits)
+                ptq_seconds = time.perf_counter() - tic
                 if earlier is not None:
                     run["qat"][str(bits)] = earlier["per_seed"][seed]["qat"][str(bits)]
                 else:
-                    qat_model = train(qat_spec(bits), dataset, seed, options.epochs, options.batch_size)
+                    spec = qat_spec(bits)
+                    budget = training_budget(spec, options.spec_budget, options.epochs, options.batch_size)
+                    qat_model = train(spec, dataset, seed, **budget)
                     run["qat"][str(bits)] = {
                         "test": accuracy(qat_model.predict(dataset.x_test, verbose=0), dataset.y_test)
                     }
                 print(
                     f"seed {seed} bits {bits}: qat {run['qat'][str(bits)]['test']:.4f} "
-                    f"mmse+bc {run['ptq'][str(bits)]['int_mmse_bc']['test']:.4f}",
+                    f"mmse+bc {run['ptq'][str(bits)]['int_mmse_bc']['test']:.4f} "
+                    f"(PTQ arms {ptq_seconds:.0f} s, with QAT {time.perf_counter() - tic:.0f} s)",
                     flush=True,
                 )
             per_seed.append(run)
-            summary = summarise(per_seed, costs)
+            summary = summarise(per_seed, costs, bits_list)
             result = {
                 "command": "python benchmarks/bench_ptq.py "
                 + " ".join(
                     f"--{k.replace('_', '-')} {v}"
                     for k, v in vars(options).items()
-                    if k not in ("out", "sample", "reuse_qat_and_costs", "resummarise")
-                ),
+                    if k not in ("out", "sample", "reuse_qat_and_costs", "resummarise", "bits", "spec_budget")
+                    and not (k == "costs_from" and v is None)
+                )
+                + f" --bits {' '.join(map(str, bits_list))}"
+                + (" --spec-budget" if options.spec_budget else ""),
                 "reused": None
                 if earlier is None
                 else {
@@ -372,11 +441,17 @@ def main() -> None:
                     "test": int(dataset.y_test.size),
                 },
                 "budget": {
+                    "float_training": float_budget,
+                    "qat_training": budget if earlier is None else "reused",
+                    "spec_budget": options.spec_budget,
                     "epochs": options.epochs,
                     "batch_size": options.batch_size,
                     "calibration_jets": options.calibration_jets,
                     "input_bits": INPUT_BITS,
                 },
+                "mac_costs_from": None if options.costs_from is None else str(options.costs_from),
+                "seeds_completed": len(per_seed),
+                "seeds_requested": options.seeds,
                 "mac_costs": costs,
                 "per_seed": per_seed,
                 "summary": summary,
@@ -384,7 +459,7 @@ def main() -> None:
             }
             options.out.parent.mkdir(parents=True, exist_ok=True)
             options.out.write_text(json.dumps(result, indent=2) + "\n")
-            plot(summary, options.out.with_name("ptq_pareto.png"))
+            plot(summary, pareto_png)
     print(json.dumps(result["summary"]["goals"], indent=2))
 
 
