@@ -26,10 +26,12 @@ Usage (results: ``benchmarks/results/ptq.json`` and ``ptq_pareto.png``)::
 
 Converged budget (``benchmarks/results/ptq_converged.json``): only the goal widths, float and QAT trained
 with the ``training`` block of ``jet_dnn_float.yaml`` / ``jet_dnn_q6.yaml`` (epochs, batch size, learning
-rate, patience) instead of ``--epochs``/``--batch-size``; MAC costs (independent of training) from ptq.json::
+rate, patience) instead of ``--epochs``/``--batch-size``, the batch size replaced by 256 as in the default
+run (``pipeline.yaml``: ``train: batch_size_override: 256``); MAC costs (independent of training) from
+ptq.json::
 
-    python benchmarks/bench_ptq.py --bits 4 6 --spec-budget --costs-from benchmarks/results/ptq.json \
-        --out benchmarks/results/ptq_converged.json
+    python benchmarks/bench_ptq.py --bits 4 6 --spec-budget --batch-size-override 256 \
+        --costs-from benchmarks/results/ptq.json --out benchmarks/results/ptq_converged.json
 """
 
 from __future__ import annotations
@@ -83,11 +85,19 @@ def qat_spec(bits: int):
 def train(
     spec, dataset, seed: int, epochs: int, batch_size: int, learning_rate: float = 1e-3, patience: int = 5
 ):
+    return train_with_history(spec, dataset, seed, epochs, batch_size, learning_rate, patience)[0]
+
+
+def train_with_history(
+    spec, dataset, seed: int, epochs: int, batch_size: int, learning_rate: float = 1e-3, patience: int = 5
+) -> tuple:
+    """The trained model and how training ended: epochs run and the epoch (1-based) whose weights were
+    kept (lowest validation loss; early stopping restores it)."""
     from pipeline.models.build import build_model
     from pipeline.models.training import fit
 
     model = build_model(spec, seed)
-    fit(
+    history = fit(
         model,
         dataset,
         epochs=epochs,
@@ -96,15 +106,26 @@ def train(
         patience=patience,
         seed=seed,
     )
-    return model
+    ended = {
+        "epochs_run": len(history["val_loss"]),
+        "best_epoch": int(np.argmin(history["val_loss"])) + 1,
+        "epoch_cap": epochs,
+    }
+    return model, ended
 
 
-def training_budget(spec, spec_budget: bool, epochs: int, batch_size: int) -> dict:
+def training_budget(
+    spec, spec_budget: bool, epochs: int, batch_size: int, batch_size_override: int | None = None
+) -> dict:
     """Keyword arguments of :func:`train`: the spec's own ``training`` block (epochs cap, batch size,
-    learning rate, early-stopping patience) when ``spec_budget``, else the benchmark's epoch cap and batch
-    size with the historical learning rate 1e-3 and patience 5."""
+    learning rate, early-stopping patience) when ``spec_budget``, its batch size replaced by
+    ``batch_size_override`` when given (as ``train: batch_size_override`` in ``pipeline.yaml``); else the
+    benchmark's epoch cap and batch size with the historical learning rate 1e-3 and patience 5."""
     if spec_budget:
-        return spec.training.model_dump()
+        budget = spec.training.model_dump()
+        if batch_size_override is not None:
+            budget["batch_size"] = batch_size_override
+        return budget
     return {"epochs": epochs, "batch_size": batch_size, "learning_rate": 1e-3, "patience": 5}
 
 
@@ -336,13 +357,28 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="take only the MAC costs (independent of training) from this earlier result",
     )
+    parser.add_argument(
+        "--batch-size-override",
+        type=int,
+        default=None,
+        help="with --spec-budget: replaces the specs' batch size, as pipeline.yaml's train: "
+        "batch_size_override (256 in the default run)",
+    )
     options = parser.parse_args(argv)
+    if options.batch_size_override is not None and not options.spec_budget:
+        parser.error("--batch-size-override only applies with --spec-budget")
     bits_list = tuple(sorted(set(options.bits)))
     if not set(bits_list) <= set(BITS):
         parser.error(f"--bits must be among {list(BITS)}, got {options.bits}")
     if not {4, 6} <= set(bits_list):
         parser.error("--bits must include 4 and 6 (the goals compare them)")
     pareto_png = options.out.with_name(options.out.stem + "_pareto.png")
+
+    def budget_of(spec) -> dict:
+        return training_budget(
+            spec, options.spec_budget, options.epochs, options.batch_size, options.batch_size_override
+        )
+
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if options.resummarise:
         result = json.loads(options.out.read_text())
@@ -371,11 +407,9 @@ def main(argv: list[str] | None = None) -> None:
         for seed in range(options.seeds):
             configure_determinism(seed)
             float_spec = load_spec(REPO / "models" / "jet_dnn_float.yaml")
-            float_budget = training_budget(
-                float_spec, options.spec_budget, options.epochs, options.batch_size
-            )
+            float_budget = budget_of(float_spec)
             tic = time.perf_counter()
-            float_model = train(float_spec, dataset, seed, **float_budget)
+            float_model, float_ended = train_with_history(float_spec, dataset, seed, **float_budget)
             print(f"seed {seed} float: {time.perf_counter() - tic:.0f} s", flush=True)
             weights = dense_weights(float_model)
             rng = np.random.default_rng(seed)
@@ -384,7 +418,10 @@ def main(argv: list[str] | None = None) -> None:
             ]
             run = {
                 "seed": seed,
-                "float": {"test": accuracy(float_model.predict(dataset.x_test, verbose=0), dataset.y_test)},
+                "float": {
+                    "test": accuracy(float_model.predict(dataset.x_test, verbose=0), dataset.y_test),
+                    "training": float_ended,
+                },
                 "ptq": {},
                 "qat": {},
             }
@@ -403,10 +440,11 @@ def main(argv: list[str] | None = None) -> None:
                     run["qat"][str(bits)] = earlier["per_seed"][seed]["qat"][str(bits)]
                 else:
                     spec = qat_spec(bits)
-                    budget = training_budget(spec, options.spec_budget, options.epochs, options.batch_size)
-                    qat_model = train(spec, dataset, seed, **budget)
+                    budget = budget_of(spec)
+                    qat_model, qat_ended = train_with_history(spec, dataset, seed, **budget)
                     run["qat"][str(bits)] = {
-                        "test": accuracy(qat_model.predict(dataset.x_test, verbose=0), dataset.y_test)
+                        "test": accuracy(qat_model.predict(dataset.x_test, verbose=0), dataset.y_test),
+                        "training": qat_ended,
                     }
                 print(
                     f"seed {seed} bits {bits}: qat {run['qat'][str(bits)]['test']:.4f} "
@@ -422,7 +460,8 @@ def main(argv: list[str] | None = None) -> None:
                     f"--{k.replace('_', '-')} {v}"
                     for k, v in vars(options).items()
                     if k not in ("out", "sample", "reuse_qat_and_costs", "resummarise", "bits", "spec_budget")
-                    and not (k == "costs_from" and v is None)
+                    and not (k in ("costs_from", "batch_size_override") and v is None)
+                    and not (options.spec_budget and k in ("epochs", "batch_size"))
                 )
                 + f" --bits {' '.join(map(str, bits_list))}"
                 + (" --spec-budget" if options.spec_budget else ""),

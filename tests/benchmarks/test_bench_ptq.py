@@ -31,6 +31,10 @@ def test_spec_budget_is_the_training_block_of_the_model_specs() -> None:
     float_spec = load_spec(REPO / "models" / "jet_dnn_float.yaml")
     assert bench.training_budget(float_spec, True, 10, 512) == float_yaml
     assert bench.training_budget(bench.qat_spec(4), True, 10, 512) == q6_yaml
+    assert bench.training_budget(float_spec, True, 10, 512, batch_size_override=256) == {
+        **float_yaml,
+        "batch_size": 256,
+    }
     assert bench.training_budget(float_spec, False, 10, 512) == {
         "epochs": 10,
         "batch_size": 512,
@@ -92,6 +96,14 @@ def test_resummarise_keeps_the_widths_given(tmp_path: Path) -> None:
     assert goals["met_6bit_within_0.5_of_qat"] is True
     assert goals["mmse_4bit_minus_float_points"] == pytest.approx(-1.5)
     assert (tmp_path / "ptq_converged_pareto.png").is_file()
+
+
+def test_batch_size_override_without_spec_budget_is_refused(tmp_path: Path) -> None:
+    bench = load_benchmark()
+    with pytest.raises(SystemExit) as excinfo:
+        bench.main(["--batch-size-override", "256", "--out", str(tmp_path / "x.json")])
+    assert excinfo.value.code == 2
+    assert not (tmp_path / "x.json").exists()
 
 
 @pytest.mark.parametrize("bits", [["4", "5"], ["4", "6", "9"]])
