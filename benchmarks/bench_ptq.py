@@ -5,7 +5,9 @@ and, for every total width ``bits`` in 3..8 (weights, biases and activations; th
 16-bit fixed point of the QAT specs):
 
 * integer PTQ (:mod:`pipeline.ptq.mmse`): naive max-scaling, MMSE, MMSE + bias correction, MMSE + bias
-  correction + power-of-two equalization, and that + GPTQ rounding;
+  correction + power-of-two equalization, that + GPTQ rounding, that + format search on the output
+  divergence (:mod:`pipeline.ptq.search`), and that + activation equalization
+  (:mod:`pipeline.ptq.activation_equalization`);
 * minifloat PTQ (:mod:`pipeline.ptq.minifloat_network`): every ExMy with E <= 4, with and without
   subnormals, MMSE scale + bias correction; the best per width chosen on the validation split;
 * QAT at the same widths (``jet_dnn_q6``'s recipe at ``bits``), same epoch cap, same seeds.
@@ -19,6 +21,17 @@ Pareto comparison uses the best format with subnormals.
 Usage (results: ``benchmarks/results/ptq.json`` and ``ptq_pareto.png``)::
 
     python benchmarks/bench_ptq.py [--seeds 3] [--epochs 12] [--sample triggers_data/jets_pythia.h5]
+        [--reuse-qat-and-costs OLD.json]   # PTQ arms only; QAT and MAC costs from OLD.json, after
+                                           # every seed's float model reproduced OLD.json's accuracy
+
+Converged budget (``benchmarks/results/ptq_converged.json``): only the goal widths, float and QAT trained
+with the ``training`` block of ``jet_dnn_float.yaml`` / ``jet_dnn_q6.yaml`` (epochs, batch size, learning
+rate, patience) instead of ``--epochs``/``--batch-size``, the batch size replaced by 256 as in the default
+run (``pipeline.yaml``: ``train: batch_size_override: 256``); MAC costs (independent of training) from
+ptq.json::
+
+    python benchmarks/bench_ptq.py --bits 4 6 --spec-budget --batch-size-override 256 \
+        --costs-from benchmarks/results/ptq.json --out benchmarks/results/ptq_converged.json
 """
 
 from __future__ import annotations
@@ -69,13 +82,51 @@ def qat_spec(bits: int):
     return parse_spec(spec, f"bench_ptq q{bits}")
 
 
-def train(spec, dataset, seed: int, epochs: int, batch_size: int):
+def train(
+    spec, dataset, seed: int, epochs: int, batch_size: int, learning_rate: float = 1e-3, patience: int = 5
+):
+    return train_with_history(spec, dataset, seed, epochs, batch_size, learning_rate, patience)[0]
+
+
+def train_with_history(
+    spec, dataset, seed: int, epochs: int, batch_size: int, learning_rate: float = 1e-3, patience: int = 5
+) -> tuple:
+    """The trained model and how training ended: epochs run and the epoch (1-based) whose weights were
+    kept (lowest validation loss; early stopping restores it)."""
     from pipeline.models.build import build_model
     from pipeline.models.training import fit
 
     model = build_model(spec, seed)
-    fit(model, dataset, epochs=epochs, batch_size=batch_size, learning_rate=1e-3, patience=5, seed=seed)
-    return model
+    history = fit(
+        model,
+        dataset,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        patience=patience,
+        seed=seed,
+    )
+    ended = {
+        "epochs_run": len(history["val_loss"]),
+        "best_epoch": int(np.argmin(history["val_loss"])) + 1,
+        "epoch_cap": epochs,
+    }
+    return model, ended
+
+
+def training_budget(
+    spec, spec_budget: bool, epochs: int, batch_size: int, batch_size_override: int | None = None
+) -> dict:
+    """Keyword arguments of :func:`train`: the spec's own ``training`` block (epochs cap, batch size,
+    learning rate, early-stopping patience) when ``spec_budget``, its batch size replaced by
+    ``batch_size_override`` when given (as ``train: batch_size_override`` in ``pipeline.yaml``); else the
+    benchmark's epoch cap and batch size with the historical learning rate 1e-3 and patience 5."""
+    if spec_budget:
+        budget = spec.training.model_dump()
+        if batch_size_override is not None:
+            budget["batch_size"] = batch_size_override
+        return budget
+    return {"epochs": epochs, "batch_size": batch_size, "learning_rate": 1e-3, "patience": 5}
 
 
 def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
@@ -86,7 +137,8 @@ def ptq_rows(weights, dataset, calibration, bits: int) -> dict:
     """Every PTQ arm at one width: validation and test accuracy."""
     from pipeline.ptq.minifloat import MinifloatFormat
     from pipeline.ptq.minifloat_network import minifloat_quantize
-    from pipeline.ptq.mmse import PTQSettings, forward, post_training_quantize
+    from pipeline.ptq.mmse import PTQSettings, forward
+    from pipeline.ptq.search import calibrate
 
     rows = {}
     arms = {
@@ -100,10 +152,25 @@ def ptq_rows(weights, dataset, calibration, bits: int) -> dict:
             "equalization": True,
             "rounding": "gptq",
         },
+        "int_mmse_bc_eq_gptq_search": {
+            "method": "mmse",
+            "bias_correction": True,
+            "equalization": True,
+            "rounding": "gptq",
+            "format_search": True,
+        },
+        "int_mmse_bc_eq_aeq_gptq_search": {
+            "method": "mmse",
+            "bias_correction": True,
+            "equalization": True,
+            "activation_equalization": True,
+            "rounding": "gptq",
+            "format_search": True,
+        },
     }
     for arm, options in arms.items():
         settings = PTQSettings(INPUT_BITS, bits, bits, bits, **options)
-        result = post_training_quantize(weights, calibration, settings)
+        result = calibrate(weights, calibration, settings)
         rows[arm] = {
             "val": accuracy(forward(result, dataset.x_val), dataset.y_val),
             "test": accuracy(forward(result, dataset.x_test), dataset.y_test),
@@ -170,11 +237,12 @@ def _mean_std(values: list[float]) -> dict:
     return {"mean": float(np.mean(values)), "std": float(np.std(values)), "n": len(values)}
 
 
-def summarise(per_seed: list[dict], costs: dict) -> dict:
-    """Means over seeds; best minifloat per width (by validation accuracy); the Pareto front."""
+def summarise(per_seed: list[dict], costs: dict, bits_list: tuple[int, ...] = BITS) -> dict:
+    """Means over seeds; best minifloat / integer PTQ arm per width (by mean validation accuracy over the
+    seeds); the Pareto front; the issue's goals (needs widths 4 and 6), as mean/std and per seed."""
     float_test = _mean_std([run["float"]["test"] for run in per_seed])
     table, points = {}, []
-    for bits in BITS:
+    for bits in bits_list:
         key = str(bits)
         arms = per_seed[0]["ptq"][key].keys()
         row = {arm: _mean_std([run["ptq"][key][arm]["test"] for run in per_seed]) for arm in arms}
@@ -208,6 +276,17 @@ def summarise(per_seed: list[dict], costs: dict) -> dict:
     }
     goals["met_6bit_within_0.5_of_qat"] = goals["mmse_6bit_minus_qat_6bit_points"] >= -0.5
     goals["met_4bit_within_2_of_float"] = goals["mmse_4bit_minus_float_points"] >= -2.0
+    goals["per_seed"] = [
+        {
+            "seed": run["seed"],
+            "mmse_6bit_minus_qat_6bit_points": 100
+            * (run["ptq"]["6"][best6]["test"] - run["qat"]["6"]["test"]),
+            "mmse_4bit_minus_float_points": 100 * (run["ptq"]["4"][best4]["test"] - run["float"]["test"]),
+        }
+        for run in per_seed
+    ]
+    for key in ("mmse_6bit_minus_qat_6bit_points", "mmse_4bit_minus_float_points"):
+        goals[f"{key}_std"] = float(np.std([row[key] for row in goals["per_seed"]]))
     return {
         "float": float_test,
         "by_bits": table,
@@ -245,7 +324,7 @@ def plot(summary: dict, path: Path) -> None:
     figure.savefig(path, dpi=120)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -255,14 +334,57 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--calibration-jets", type=int, default=5000)
     parser.add_argument("--out", type=Path, default=RESULTS / "ptq.json")
+    parser.add_argument(
+        "--reuse-qat-and-costs",
+        type=Path,
+        default=None,
+        help="take the MAC costs and QAT accuracies from this earlier result (same seeds, epochs and "
+        "sample); every seed's float model must reproduce that file's float accuracy exactly",
+    )
     parser.add_argument("--resummarise", action="store_true", help="recompute the summary of --out only")
-    options = parser.parse_args()
+    parser.add_argument(
+        "--bits", type=int, nargs="+", default=list(BITS), help="total widths to run (default: 3..8)"
+    )
+    parser.add_argument(
+        "--spec-budget",
+        action="store_true",
+        help="train float and QAT with the training block of jet_dnn_float.yaml / jet_dnn_q6.yaml "
+        "(epochs, batch size, learning rate, patience) instead of --epochs / --batch-size",
+    )
+    parser.add_argument(
+        "--costs-from",
+        type=Path,
+        default=None,
+        help="take only the MAC costs (independent of training) from this earlier result",
+    )
+    parser.add_argument(
+        "--batch-size-override",
+        type=int,
+        default=None,
+        help="with --spec-budget: replaces the specs' batch size, as pipeline.yaml's train: "
+        "batch_size_override (256 in the default run)",
+    )
+    options = parser.parse_args(argv)
+    if options.batch_size_override is not None and not options.spec_budget:
+        parser.error("--batch-size-override only applies with --spec-budget")
+    bits_list = tuple(sorted(set(options.bits)))
+    if not set(bits_list) <= set(BITS):
+        parser.error(f"--bits must be among {list(BITS)}, got {options.bits}")
+    if not {4, 6} <= set(bits_list):
+        parser.error("--bits must include 4 and 6 (the goals compare them)")
+    pareto_png = options.out.with_name(options.out.stem + "_pareto.png")
+
+    def budget_of(spec) -> dict:
+        return training_budget(
+            spec, options.spec_budget, options.epochs, options.batch_size, options.batch_size_override
+        )
+
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if options.resummarise:
         result = json.loads(options.out.read_text())
-        result["summary"] = summarise(result["per_seed"], result["mac_costs"])
+        result["summary"] = summarise(result["per_seed"], result["mac_costs"], bits_list)
         options.out.write_text(json.dumps(result, indent=2) + "\n")
-        plot(result["summary"], options.out.with_name("ptq_pareto.png"))
+        plot(result["summary"], pareto_png)
         print(json.dumps(result["summary"]["goals"], indent=2))
         return
     from pipeline.models.spec import load_spec
@@ -272,18 +394,23 @@ def main() -> None:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as scratch:
         dataset = load_data(options.sample, 20261123, Path(scratch))
-        print("MAC units: Verilator check + Yosys", flush=True)
-        costs = mac_costs(Path(scratch) / "mac")
+        earlier = None
+        if options.reuse_qat_and_costs is not None:
+            earlier = json.loads(options.reuse_qat_and_costs.read_text())
+            costs = earlier["mac_costs"]
+        elif options.costs_from is not None:
+            costs = json.loads(options.costs_from.read_text())["mac_costs"]
+        else:
+            print("MAC units: Verilator check + Yosys", flush=True)
+            costs = mac_costs(Path(scratch) / "mac")
         per_seed = []
         for seed in range(options.seeds):
             configure_determinism(seed)
-            float_model = train(
-                load_spec(REPO / "models" / "jet_dnn_float.yaml"),
-                dataset,
-                seed,
-                options.epochs,
-                options.batch_size,
-            )
+            float_spec = load_spec(REPO / "models" / "jet_dnn_float.yaml")
+            float_budget = budget_of(float_spec)
+            tic = time.perf_counter()
+            float_model, float_ended = train_with_history(float_spec, dataset, seed, **float_budget)
+            print(f"seed {seed} float: {time.perf_counter() - tic:.0f} s", flush=True)
             weights = dense_weights(float_model)
             rng = np.random.default_rng(seed)
             calibration = dataset.x_train[
@@ -291,30 +418,59 @@ def main() -> None:
             ]
             run = {
                 "seed": seed,
-                "float": {"test": accuracy(float_model.predict(dataset.x_test, verbose=0), dataset.y_test)},
+                "float": {
+                    "test": accuracy(float_model.predict(dataset.x_test, verbose=0), dataset.y_test),
+                    "training": float_ended,
+                },
                 "ptq": {},
                 "qat": {},
             }
-            for bits in BITS:
+            if earlier is not None:
+                before = earlier["per_seed"][seed]
+                if before["float"]["test"] != run["float"]["test"]:
+                    raise RuntimeError(
+                        f"seed {seed}: float accuracy {run['float']['test']} differs from "
+                        f"{before['float']['test']} in {options.reuse_qat_and_costs}: cannot reuse its QAT"
+                    )
+            for bits in bits_list:
+                tic = time.perf_counter()
                 run["ptq"][str(bits)] = ptq_rows(weights, dataset, calibration, bits)
-                qat_model = train(qat_spec(bits), dataset, seed, options.epochs, options.batch_size)
-                run["qat"][str(bits)] = {
-                    "test": accuracy(qat_model.predict(dataset.x_test, verbose=0), dataset.y_test)
-                }
+                ptq_seconds = time.perf_counter() - tic
+                if earlier is not None:
+                    run["qat"][str(bits)] = earlier["per_seed"][seed]["qat"][str(bits)]
+                else:
+                    spec = qat_spec(bits)
+                    budget = budget_of(spec)
+                    qat_model, qat_ended = train_with_history(spec, dataset, seed, **budget)
+                    run["qat"][str(bits)] = {
+                        "test": accuracy(qat_model.predict(dataset.x_test, verbose=0), dataset.y_test),
+                        "training": qat_ended,
+                    }
                 print(
                     f"seed {seed} bits {bits}: qat {run['qat'][str(bits)]['test']:.4f} "
-                    f"mmse+bc {run['ptq'][str(bits)]['int_mmse_bc']['test']:.4f}",
+                    f"mmse+bc {run['ptq'][str(bits)]['int_mmse_bc']['test']:.4f} "
+                    f"(PTQ arms {ptq_seconds:.0f} s, with QAT {time.perf_counter() - tic:.0f} s)",
                     flush=True,
                 )
             per_seed.append(run)
-            summary = summarise(per_seed, costs)
+            summary = summarise(per_seed, costs, bits_list)
             result = {
                 "command": "python benchmarks/bench_ptq.py "
                 + " ".join(
                     f"--{k.replace('_', '-')} {v}"
                     for k, v in vars(options).items()
-                    if k not in ("out", "sample")
-                ),
+                    if k not in ("out", "sample", "reuse_qat_and_costs", "resummarise", "bits", "spec_budget")
+                    and not (k in ("costs_from", "batch_size_override") and v is None)
+                    and not (options.spec_budget and k in ("epochs", "batch_size"))
+                )
+                + f" --bits {' '.join(map(str, bits_list))}"
+                + (" --spec-budget" if options.spec_budget else ""),
+                "reused": None
+                if earlier is None
+                else {
+                    "mac_costs_and_qat_from": earlier["command"],
+                    "float_accuracy_reproduced_per_seed": True,
+                },
                 "sample": str(options.sample.relative_to(REPO))
                 if options.sample.is_relative_to(REPO)
                 else str(options.sample),
@@ -324,11 +480,17 @@ def main() -> None:
                     "test": int(dataset.y_test.size),
                 },
                 "budget": {
+                    "float_training": float_budget,
+                    "qat_training": budget if earlier is None else "reused",
+                    "spec_budget": options.spec_budget,
                     "epochs": options.epochs,
                     "batch_size": options.batch_size,
                     "calibration_jets": options.calibration_jets,
                     "input_bits": INPUT_BITS,
                 },
+                "mac_costs_from": None if options.costs_from is None else str(options.costs_from),
+                "seeds_completed": len(per_seed),
+                "seeds_requested": options.seeds,
                 "mac_costs": costs,
                 "per_seed": per_seed,
                 "summary": summary,
@@ -336,7 +498,7 @@ def main() -> None:
             }
             options.out.parent.mkdir(parents=True, exist_ok=True)
             options.out.write_text(json.dumps(result, indent=2) + "\n")
-            plot(summary, options.out.with_name("ptq_pareto.png"))
+            plot(summary, pareto_png)
     print(json.dumps(result["summary"]["goals"], indent=2))
 
 

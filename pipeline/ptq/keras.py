@@ -17,7 +17,8 @@ import numpy as np
 
 from pipeline.errors import PipelineError
 from pipeline.models.spec import Defaults, LayerSpec, ModelSpec, QuantizerSpec
-from pipeline.ptq.mmse import PTQResult, PTQSettings, post_training_quantize
+from pipeline.ptq.mmse import PTQResult, PTQSettings
+from pipeline.ptq.search import calibrate
 
 if TYPE_CHECKING:
     import keras
@@ -83,6 +84,8 @@ def settings_for(spec: ModelSpec) -> PTQSettings:
         bias_correction=quantization.bias_correction,
         equalization=quantization.equalization,
         rounding=quantization.rounding,
+        format_search=quantization.format_search,
+        activation_equalization=quantization.activation_equalization,
     )
 
 
@@ -142,7 +145,7 @@ def quantize_model(
             input=f"model spec {spec.name}: quantization.float_model",
             fix="give a float model with the spec's architecture",
         )
-    result = post_training_quantize(weights, calibration, settings_for(spec))
+    result = calibrate(weights, calibration, settings_for(spec))
     resolved = quantized_spec(spec, result)
     model = build_model(resolved, seed)
     for index, layer in enumerate(result.layers):

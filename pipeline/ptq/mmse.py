@@ -15,6 +15,9 @@ Per layer, in order (each layer sees the already-quantized outputs of the layers
    with power-of-two factors per hidden channel (:func:`equalize_power_of_two`). ReLU is positively
    homogeneous, so the rescaled network computes the same function exactly and stays an ordinary
    QKeras model with per-tensor formats that now fit every channel better.
+5. **Activation equalization** (optional, after 4): each hidden channel's power-of-two factor refined
+   by one step up or down to fit the shared activation format (per-channel MMSE activation scales,
+   Choukroun et al. 2019, realised exactly as in 4; :mod:`pipeline.ptq.activation_equalization`).
 
 The logits are never rescaled (the last layer's factor is fixed to 1), so scores keep their meaning.
 """
@@ -27,6 +30,7 @@ from typing import Literal
 
 import numpy as np
 
+from pipeline.ptq.activation_equalization import equalize_activations
 from pipeline.ptq.fixed_point import max_integer_bits, mmse_integer_bits, quantize
 
 Method = Literal["mmse", "max"]
@@ -44,6 +48,12 @@ class PTQSettings:
     bias_correction: bool = True
     equalization: bool = False
     rounding: Literal["nearest", "gptq"] = "nearest"
+    format_search: bool = False
+    activation_equalization: bool = False
+
+
+#: Per layer, integer bits that replace the MMSE/max choice: keys ``weight``, ``bias``, ``activation``.
+FormatOverrides = Sequence[dict[str, int]]
 
 
 @dataclass(frozen=True)
@@ -72,6 +82,9 @@ class PTQResult:
             "method": self.settings.method,
             "bias_correction": self.settings.bias_correction,
             "equalization": self.settings.equalization,
+            "rounding": self.settings.rounding,
+            "format_search": self.settings.format_search,
+            "activation_equalization": self.settings.activation_equalization,
             "input": {"bits": self.settings.input_bits, "integer_bits": self.input_integer_bits},
             "layers": [
                 {
@@ -103,10 +116,13 @@ def _quantize_layer(
     y_reference: np.ndarray,
     settings: PTQSettings,
     hidden: bool,
+    overrides: dict[str, int],
 ) -> tuple[QuantizedLayer, np.ndarray]:
     """Quantize one layer; return it and its quantized output on the calibration rows."""
     method = settings.method
-    weight_integer_bits = _choose(weight, settings.weight_bits, method, signed=True)
+    weight_integer_bits = overrides.get("weight")
+    if weight_integer_bits is None:
+        weight_integer_bits = _choose(weight, settings.weight_bits, method, signed=True)
     if settings.rounding == "gptq":
         weight_q = gptq_round(weight, x_quantized, settings.weight_bits, weight_integer_bits)
     else:
@@ -115,14 +131,18 @@ def _quantize_layer(
     if settings.bias_correction:
         shift = np.mean(x_quantized @ weight_q + bias - y_reference, axis=0)
     corrected = bias - shift
-    bias_integer_bits = _choose(corrected, settings.bias_bits, method, signed=True)
+    bias_integer_bits = overrides.get("bias")
+    if bias_integer_bits is None:
+        bias_integer_bits = _choose(corrected, settings.bias_bits, method, signed=True)
     bias_q = quantize(corrected, settings.bias_bits, bias_integer_bits, signed=True)
     y = x_quantized @ weight_q + bias_q
     activation_integer_bits = None
     output = y
     if hidden:
         activated = np.maximum(y, 0.0)
-        activation_integer_bits = _choose(activated, settings.activation_bits, method, signed=False)
+        activation_integer_bits = overrides.get("activation")
+        if activation_integer_bits is None:
+            activation_integer_bits = _choose(activated, settings.activation_bits, method, signed=False)
         output = quantize(activated, settings.activation_bits, activation_integer_bits, signed=False)
     layer = QuantizedLayer(
         weight=weight_q,
@@ -189,10 +209,15 @@ def equalize_power_of_two(
 
 
 def post_training_quantize(
-    weights: Sequence[tuple[np.ndarray, np.ndarray]], calibration: np.ndarray, settings: PTQSettings
+    weights: Sequence[tuple[np.ndarray, np.ndarray]],
+    calibration: np.ndarray,
+    settings: PTQSettings,
+    overrides: FormatOverrides | None = None,
 ) -> PTQResult:
     """Quantize a float ReLU MLP (``weights``: ``(kernel (fan_in, fan_out), bias)`` per dense layer,
-    ReLU after every layer but the last) on ``calibration`` input rows.
+    ReLU after every layer but the last) on ``calibration`` input rows. ``overrides`` fixes chosen
+    integer bits per layer (used by :mod:`pipeline.ptq.search`); ``settings.format_search`` is
+    ignored here (:func:`pipeline.ptq.search.calibrate` honours it).
 
     Contract: the result's values are exactly on the QKeras grids of the chosen formats, so a QKeras
     model built with those formats and given these values computes the same function bit for bit;
@@ -201,6 +226,8 @@ def post_training_quantize(
     calibration = np.asarray(calibration, dtype=np.float64)
     if settings.equalization:
         weights = equalize_power_of_two(weights)
+    if settings.activation_equalization:
+        weights = equalize_activations(weights, calibration, settings.activation_bits)
     input_integer_bits = _choose(calibration, settings.input_bits, settings.method, signed=True)
     x_quantized = quantize(calibration, settings.input_bits, input_integer_bits, signed=True)
     x_reference = calibration
@@ -210,7 +237,8 @@ def post_training_quantize(
         bias = np.asarray(bias, dtype=np.float64)
         hidden = index < len(weights) - 1
         y_float = x_reference @ kernel + bias  # float network, float inputs, unscaled units
-        layer, x_quantized = _quantize_layer(kernel, bias, x_quantized, y_float, settings, hidden)
+        fixed = dict(overrides[index]) if overrides is not None else {}
+        layer, x_quantized = _quantize_layer(kernel, bias, x_quantized, y_float, settings, hidden, fixed)
         layers.append(layer)
         x_reference = np.maximum(y_float, 0.0) if hidden else y_float
     return PTQResult(settings=settings, input_integer_bits=input_integer_bits, layers=tuple(layers))

@@ -13,7 +13,15 @@ from pipeline.models.spec import parse_spec
 from pipeline.stages import convert, export, train
 from tests.stages.test_train import make_data_dir, stage_inputs, toy_spec
 
-PTQ = {"mode": "ptq", "method": "mmse", "equalization": True, "rounding": "gptq", "calibration_jets": 500}
+PTQ = {
+    "mode": "ptq",
+    "method": "mmse",
+    "equalization": True,
+    "activation_equalization": True,
+    "rounding": "gptq",
+    "format_search": True,
+    "calibration_jets": 500,
+}
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +42,7 @@ def test_train_stage_quantizes_after_training(ptq_train) -> None:
     out = root / "train" / "toy_ptq"
     record = json.loads((out / "ptq.json").read_text())
     assert record["method"] == "mmse" and record["calibration_jets"] == 500
+    assert record["format_search"] and record["activation_equalization"]
     model = load_model(out / "model.h5")
     dataset = load_dataset(data_dir)
     # the saved QKeras model computes the PTQ network: on-grid weights and its logits
