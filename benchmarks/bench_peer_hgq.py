@@ -245,20 +245,29 @@ def plot(results: dict, path: Path) -> None:
     labels = {"ours": "ours (learned QKeras + QAP)", "hgq": "HGQ 0.2.6"}
     figure, axis = plt.subplots(figsize=(7, 4.5))
     for kind, marker, color in (("ours", "o", "tab:blue"), ("hgq", "s", "tab:orange")):
-        for arch in sorted({p.get("architecture", "") for p in results["points"] if p["model"] == kind}):
+        groups = {(p.get("architecture", ""), p.get("target_sparsity")) for p in results["points"]}
+        for arch, sparsity in sorted(groups, key=str):
             points = sorted(
-                (p for p in results["points"] if p["model"] == kind and p.get("architecture", "") == arch),
+                (
+                    p
+                    for p in results["points"]
+                    if p["model"] == kind
+                    and (p.get("architecture", ""), p.get("target_sparsity")) == (arch, sparsity)
+                ),
                 key=lambda p: p["da4ml_lut_estimate"],
             )
+            if not points:
+                continue
             narrow = arch not in ("", "16-64-32-32-5")
+            pruned = f", {100 * sparsity:.0f} % QAP" if sparsity else ""
             axis.plot(
                 [p["da4ml_lut_estimate"] for p in points],
                 [100 * p["accuracy"] for p in points],
                 marker=marker,
                 color=color,
-                linestyle=":" if narrow else "-",
+                linestyle=":" if narrow else ("--" if sparsity not in (None, 0.75) else "-"),
                 alpha=0.6,
-                label=f"{labels[kind]} {arch}, da4ml estimate",
+                label=f"{labels[kind]} {arch}{pruned}, da4ml est.",
             )
         synthesized = [r for r in results.get("rtl_points", []) if r["model"] == kind and "yosys" in r]
         if synthesized:
@@ -334,7 +343,7 @@ def main() -> int:
                 "source": "benchmarks/results/default_run.json",
             },
             "float_accuracy": 0.7339,
-            "settings": {},
+            "runs": [],
             "points": [],
             "rtl_points": [],
         }
@@ -368,20 +377,20 @@ def main() -> int:
                 if p["model"] == payload["kind"]
                 and p["beta"] == payload["beta"]
                 and p.get("architecture") == payload["architecture"]
+                and payload.get("target_sparsity", p.get("target_sparsity")) == p.get("target_sparsity")
             )
             try:
                 with tempfile.TemporaryDirectory() as scratch:
                     record = rtl_check(payload, dataset, Path(scratch), args.yosys, not args.skip_verilator)
             except Exception as error:
                 record = {"error": repr(error)}
-            keys = ("model", "beta", "architecture", "accuracy")
-            results["rtl_points"].append({**{k: point[k] for k in keys}, **record})
+            keys = ("model", "beta", "architecture", "target_sparsity", "accuracy")
+            results["rtl_points"].append({**{k: point.get(k) for k in keys}, **record})
             print(json.dumps(results["rtl_points"][-1]), flush=True)
             save()
         return 0
 
-    results["settings"][architecture] = run_settings
-    results.setdefault("commands", []).append("python " + " ".join(sys.argv))
+    results["runs"].append({"command": "python " + " ".join(sys.argv), "settings": run_settings})
     ours = [("ours", beta) for beta in args.ours_betas]
     peer = [("hgq", beta) for beta in args.hgq_betas]
     jobs = [job for pair in zip(ours, peer, strict=False) for job in pair]  # one of each first
@@ -406,10 +415,11 @@ def main() -> int:
             save()
             continue
         record["architecture"] = payload["architecture"] = architecture
+        payload["target_sparsity"] = record.get("target_sparsity")
         results["points"].append(record)
         if args.save_networks is not None:
             args.save_networks.mkdir(parents=True, exist_ok=True)
-            name = f"{kind}_{architecture}_{beta:g}.pkl"
+            name = f"{kind}_{architecture}_s{record.get('target_sparsity', 0):g}_{beta:g}.pkl"
             (args.save_networks / name).write_bytes(pickle.dumps(payload))
         print(json.dumps({k: v for k, v in record.items() if k != "learned_precision"}), flush=True)
         results["wall_seconds"] = round(time.perf_counter() - started, 1)
