@@ -235,6 +235,47 @@ def rtl_check(payload: dict, dataset, work: Path, yosys: bool, verilator: bool =
     return result
 
 
+def _widths(point: dict) -> str:
+    if point["model"] == "hgq":
+        bits = point["input_bits"]
+        zero = 100 * point["zero_weights_fraction"]
+        return f"input {min(bits)}-{max(bits)} bits per feature; per-weight widths, {zero:.0f} % 0-bit"
+    learned = point["learned_precision"]
+    inputs = [f["bits"] for f in learned["input_features"]]
+    layers = list(learned["layers"].values())
+    weights = "/".join(str(layer["weight"]["bits"]) for layer in layers)
+    activations = "/".join(str(layer["activation"]["bits"]) for layer in layers if "activation" in layer)
+    return f"input {min(inputs)}-{max(inputs)} bits per feature; weights {weights}, activations {activations}"
+
+
+def markdown_table(results: dict) -> str:
+    """The README table: one row per point, Yosys LUTs and Verilator where measured."""
+    synthesized = {
+        (r["model"], r["beta"], r["architecture"], r.get("target_sparsity")): r for r in results["rtl_points"]
+    }
+    rows = [
+        "| method | architecture, QAP | beta | accuracy | LUT (da4ml est.) | Yosys LUT | RTL vs emulator "
+        "| widths |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    order = sorted(results["points"], key=lambda p: (p["model"] != "ours", p["architecture"], -p["accuracy"]))
+    for point in order:
+        key = (point["model"], point["beta"], point["architecture"], point.get("target_sparsity"))
+        rtl = synthesized.get(key, {})
+        luts = f"{rtl['yosys']['luts']:,}".replace(",", " ") if "yosys" in rtl else "-"
+        check = rtl.get("verilator")
+        exact = f"{check['mismatched_samples']} of {check['samples']} jets differ" if check else "-"
+        sparsity = point.get("target_sparsity")
+        arch = point["architecture"] + (f", {100 * sparsity:.0f} %" if sparsity else "")
+        name = "ours" if point["model"] == "ours" else "HGQ 0.2.6"
+        estimate = f"{point['da4ml_lut_estimate']:,.0f}".replace(",", " ")
+        rows.append(
+            f"| {name} | {arch} | {point['beta']:g} | {100 * point['accuracy']:.2f} % | {estimate} | {luts} "
+            f"| {exact} | {_widths(point)} |"
+        )
+    return "\n".join(rows)
+
+
 def plot(results: dict, path: Path) -> None:
     """Accuracy vs LUTs: da4ml estimates of every point (lines), Yosys LUTs of the synthesized points."""
     import matplotlib
@@ -295,7 +336,8 @@ def plot(results: dict, path: Path) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--data-dir", type=Path)
+    parser.add_argument("--table", action="store_true", help="print the README table of --json and exit")
     parser.add_argument("--spec", type=Path, default=REPO / "models" / "jet_dnn_learned.yaml")
     parser.add_argument("--sparsity", type=float, default=None, help="QAP target (default: the spec's)")
     parser.add_argument("--ours-betas", type=float, nargs="*", default=[3e-7, 1e-6, 3e-6])
@@ -322,6 +364,11 @@ def main() -> int:
     )
     parser.add_argument("--json", type=Path, default=REPO / "benchmarks" / "results" / "peer_hgq.json")
     args = parser.parse_args()
+    if args.table:
+        print(markdown_table(json.loads(args.json.read_text())))
+        return 0
+    if args.data_dir is None:
+        parser.error("--data-dir is required")
 
     from pipeline.data.io import load_dataset
     from pipeline.models.training import configure_determinism
