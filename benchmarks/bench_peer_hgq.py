@@ -301,6 +301,14 @@ def plot(results: dict, path: Path) -> None:
                 continue
             narrow = arch not in ("", "16-64-32-32-5")
             pruned = f", {100 * sparsity:.0f} % QAP" if sparsity else ""
+            for point in points:
+                axis.annotate(
+                    f"{point['beta']:g}",
+                    (point["da4ml_lut_estimate"], 100 * point["accuracy"]),
+                    fontsize=6,
+                    xytext=(3, -8),
+                    textcoords="offset points",
+                )
             axis.plot(
                 [p["da4ml_lut_estimate"] for p in points],
                 [100 * p["accuracy"] for p in points],
@@ -325,11 +333,21 @@ def plot(results: dict, path: Path) -> None:
     axis.axvline(BASELINE_LUTS, color="grey", linestyle="--", label="jet_dnn_q6_qap (Yosys)")
     axis.axvline(BASELINE_LUTS / 4, color="grey", linestyle=":", label="jet_dnn_q6_qap / 4")
     axis.axhline(100 * results["float_accuracy"] - 1.0, color="green", linestyle=":", label="float - 1 point")
+    floor = 69.5  # points below (a collapsed beta) are listed in the title, not drawn off the scale
+    below = [p for p in results["points"] if 100 * p["accuracy"] < floor]
+    top = max(100 * p["accuracy"] for p in results["points"])
+    axis.set_ylim(floor, top + 0.4)
+    note = "; ".join(f"{p['model']} beta {p['beta']:g}: {100 * p['accuracy']:.1f} %" for p in below)
     axis.set_xscale("log")
     axis.set_xlabel("LUTs")
     axis.set_ylabel("test accuracy (%)")
-    axis.set_title("accuracy vs LUTs, beta sweep (same data, same epochs)")
-    axis.legend(fontsize=7)
+    axis.set_title(
+        "accuracy vs LUTs, beta sweep (same data, same epochs)"
+        + (f"\nbelow the axis: {note}" if note else ""),
+        fontsize=9,
+    )
+    axis.set_xlim(left=3000)
+    axis.legend(fontsize=7, loc="lower right")
     figure.tight_layout()
     figure.savefig(path, dpi=120)
 
