@@ -471,8 +471,14 @@ def main() -> int:
             except Exception as error:
                 record = {"error": repr(error)}
             keys = ("model", "beta", "architecture", "target_sparsity", "accuracy")
-            results["rtl_points"].append({**{k: point.get(k) for k in keys}, **record})
-            print(json.dumps(results["rtl_points"][-1]), flush=True)
+            entry = {**{k: point.get(k) for k in keys}, **record}
+            same = [r for r in results["rtl_points"] if all(r.get(k) == entry[k] for k in keys)]
+            if same:  # a later check of the same point (e.g. Verilator after Yosys) completes the record
+                same[0].update({k: v for k, v in entry.items() if v is not None})
+                entry = same[0]
+            else:
+                results["rtl_points"].append(entry)
+            print(json.dumps(entry), flush=True)
             save()
         return 0
 
