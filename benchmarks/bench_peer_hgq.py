@@ -1,18 +1,21 @@
 """Benchmark: learned precision (ours, QKeras) against HGQ (peer) on the same split, same firmware flow.
 
-Usage::
+Usage (one sweep, then Verilator + Yosys on chosen points, then a narrower architecture of ours)::
 
     NUMBA_CACHE_DIR=... python benchmarks/bench_peer_hgq.py --data-dir runs/default/data \
-        [--ours-betas 3e-7 1e-6 3e-6] [--hgq-betas 3e-6 3e-5] [--epochs 12] [--hgq-epochs 6] \
-        [--prune-epochs 6] [--rtl] [--yosys] [--json benchmarks/results/peer_hgq.json]
+        --ours-betas 3e-7 1e-6 --hgq-betas 1e-6 1e-5 --epochs 30 --prune-epochs 10 --hgq-epochs 40 \
+        --save-networks /tmp/nets --json benchmarks/results/peer_hgq.json
+    python benchmarks/bench_peer_hgq.py --data-dir ... --rtl-from /tmp/nets/ours_...pkl --yosys
+    python benchmarks/bench_peer_hgq.py --data-dir ... --spec models/jet_dnn_learned_w24.yaml --append ...
 
-Per beta: train (ours: learned-precision QKeras, frozen, then 75 % QAP; HGQ: HQuantize + HDense with its
-own EBOPs term, proxy model after ``trace_minmax``), accuracy of the deployed integer model on the test
-split (ours: :mod:`pipeline.deploy.emulator`; HGQ: the exact proxy emulator, checked against HGQ's
-proxy on every test jet), and LUTs: da4ml's cost estimate of the traced RTL. With ``--rtl`` the best
-point of each (highest accuracy with <= the baseline's LUTs / 4, else the most accurate) is written as
-Verilog and simulated with Verilator against the emulator; ``--yosys`` synthesizes it. Results are
-written after every point (an interrupted run leaves a file); the figure goes next to the JSON.
+Per beta: train (ours: learned-precision QKeras for ``--epochs``, frozen, then QAP for ``--prune-epochs``;
+HGQ: HQuantize + HDense with its own EBOPs term for ``--hgq-epochs``, by default the same total, proxy
+model after ``trace_minmax``) the spec's architecture; accuracy of the deployed integer model on the test
+split (ours: :mod:`pipeline.deploy.emulator` on the per-feature-quantized features, also with the single
+container format; HGQ: the exact proxy emulator, checked against HGQ's proxy on every test jet), and LUTs:
+da4ml's cost estimate of the traced RTL. ``--rtl-from`` writes saved points as Verilog, simulates them with
+Verilator against the emulator on every test jet and (``--yosys``) synthesizes them. Results are written
+after every point (an interrupted run leaves a file); the figure goes next to the JSON.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
 import sys
 import tempfile
 import time
@@ -33,25 +37,52 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 CLOCK_NS = 5.0
+SEED = 20261123  # the sweep's seed; other seeds (--seed) repeat chosen points for the noise
 BASELINE_LUTS = 20353  # jet_dnn_q6_qap, Yosys, default run (benchmarks/results/firmware_default_run.json)
 
 
-def ours_point(dataset, beta: float, epochs: int, prune_epochs: int, seed: int) -> tuple[dict, object]:
-    """Train, freeze and prune our learned-precision model at ``beta``; returns (record, network)."""
+def load_learned_spec(path: Path, beta: float, sparsity: float | None):
+    """The learned-precision spec at ``path`` with ``beta`` (and the QAP target ``sparsity``) set."""
+    from pipeline.models.spec import load_spec
+
+    spec = load_spec(path)
+    update = {"precision": spec.precision.model_copy(update={"beta": beta})}
+    if sparsity is not None:
+        update["pruning"] = spec.pruning.model_copy(update={"target_sparsity": sparsity})
+    return spec.model_copy(update=update)
+
+
+def ours_point(
+    dataset,
+    spec_path: Path,
+    beta: float,
+    sparsity: float | None,
+    epochs: int,
+    prune_epochs: int,
+    seed: int,
+    container_cost: bool,
+) -> tuple[dict, dict]:
+    """Train, freeze and prune our learned-precision model at ``beta``; returns (record, payload).
+
+    Deployed with per-feature input precision: the learned per-feature input quantizer is applied to
+    every split after the learned phase (where the trigger computes the features), the QAP fine-tuning and
+    the test run on those inputs, and da4ml is told each input's format. The same network is also
+    costed and scored with the single container format (what hls4ml's scalar Quant node deploys).
+    """
+    from dataclasses import replace
+
     from pipeline.deploy.emulator import emulate
     from pipeline.deploy.from_qkeras import integer_network_from_qkeras
     from pipeline.models.build import build_model
-    from pipeline.models.learned import freeze, learned_widths
+    from pipeline.models.learned import feature_formats, freeze, learned_widths, quantize_features
     from pipeline.models.pruning import prune_model
-    from pipeline.models.spec import load_spec
     from pipeline.models.training import fit
     from pipeline.rtl.trace import trace_network
 
-    spec = load_spec(REPO / "models" / "jet_dnn_learned.yaml")
-    spec = spec.model_copy(update={"precision": spec.precision.model_copy(update={"beta": beta})})
+    spec = load_learned_spec(spec_path, beta, sparsity)
     start = time.perf_counter()
     model = build_model(spec, seed)
-    fit(
+    history = fit(
         model,
         dataset,
         epochs=epochs,
@@ -61,34 +92,50 @@ def ours_point(dataset, beta: float, epochs: int, prune_epochs: int, seed: int) 
         seed=seed,
     )
     widths = learned_widths(model, spec)
+    formats = feature_formats(widths)
     frozen, fixed = freeze(model, spec)
+    quantized = replace(
+        dataset,
+        **{
+            name: quantize_features(getattr(dataset, name), formats)
+            for name in ("x_train", "x_val", "x_test")
+        },
+    )
     if prune_epochs > 0:
-        frozen, _ = prune_model(frozen, fixed, dataset, seed=seed, batch_size=256, epochs=prune_epochs)
+        frozen, _ = prune_model(frozen, fixed, quantized, seed=seed, batch_size=256, epochs=prune_epochs)
     train_seconds = time.perf_counter() - start
     network = integer_network_from_qkeras(frozen)
-    logits = emulate(network, dataset.x_test).logits_raw
+    per_feature = emulate(network, quantized.x_test).logits_raw
+    container = emulate(network, dataset.x_test).logits_raw
     start = time.perf_counter()
-    traced = trace_network(network, CLOCK_NS)
+    traced = trace_network(network, CLOCK_NS, input_formats=formats)
     record = {
         "model": "ours",
         "beta": beta,
-        "accuracy": float(np.mean(logits.argmax(1) == dataset.y_test)),
+        "target_sparsity": fixed.pruning.target_sparsity if prune_epochs > 0 else 0.0,
+        "accuracy": float(np.mean(per_feature.argmax(1) == dataset.y_test)),
         "da4ml_lut_estimate": float(traced.comb.cost),
+        "container_input": {"accuracy": float(np.mean(container.argmax(1) == dataset.y_test))},
+        "final_cross_entropy_plus_resource": round(float(history["loss"][-1]), 4),
+        "resource_term": round(beta * widths["ebops"], 4),
         "train_seconds": round(train_seconds, 1),
         "trace_seconds": round(time.perf_counter() - start, 1),
         "learned_precision": widths,
         "frozen_input": fixed.input_quantizer.model_dump(),
     }
-    return record, (network, traced)
+    if container_cost:
+        record["container_input"]["da4ml_lut_estimate"] = float(trace_network(network, CLOCK_NS).comb.cost)
+    payload = {"kind": "ours", "beta": beta, "network": network, "input_formats": formats}
+    return record, payload
 
 
-def hgq_point(dataset, beta: float, epochs: int, seed: int) -> tuple[dict, object]:
+def hgq_point(dataset, beta: float, units: tuple[int, ...], epochs: int, seed: int) -> tuple[dict, dict]:
     """Train HGQ at ``beta``; accuracy from the exact emulator (checked against HGQ's proxy)."""
     from pipeline.peers import hgq
 
     start = time.perf_counter()
-    model, proxy, _ = hgq.train_hgq(
-        dataset, beta, epochs=epochs, batch_size=256, learning_rate=3e-3, seed=seed
+    model, proxy, history = hgq.train_hgq(
+        dataset, beta, epochs=epochs, batch_size=256, learning_rate=3e-3, seed=seed, units=units
     )
     train_seconds = time.perf_counter() - start
     network = hgq.read_proxy(proxy)
@@ -96,36 +143,77 @@ def hgq_point(dataset, beta: float, epochs: int, seed: int) -> tuple[dict, objec
     proxied = proxy.predict(dataset.x_test, verbose=0, batch_size=4096).astype(np.float64)
     start = time.perf_counter()
     traced = hgq.trace(network, CLOCK_NS)
+    ebops = hgq.ebops(model)
     record = {
         "model": "hgq",
         "beta": beta,
         "accuracy": float(np.mean(emulated.argmax(1) == dataset.y_test)),
         "emulator_vs_proxy_mismatched_jets": int((emulated != proxied).any(axis=1).sum()),
-        "ebops": hgq.ebops(model),
+        "ebops": ebops,
         "da4ml_lut_estimate": float(traced.comb.cost),
+        "final_cross_entropy_plus_resource": round(float(history["loss"][-1]), 4),
+        "resource_term": round(beta * ebops, 4),
+        "zero_weights_fraction": hgq.zero_weight_fraction(network),
         "train_seconds": round(train_seconds, 1),
         "trace_seconds": round(time.perf_counter() - start, 1),
         "input_bits": network.input_quantizer.bits.tolist(),
     }
-    return record, (network, traced)
+    return record, {"kind": "hgq", "beta": beta, "network": network}
 
 
-def rtl_check(kind: str, payload, dataset, work: Path, yosys: bool) -> dict:
-    """Verilog (da4ml) -> Verilator against the emulator on the test jets (and Yosys)."""
+def trace_payload(payload: dict):
+    """The da4ml graph of a saved point (ours: with its per-feature input formats)."""
+    from pipeline.rtl.trace import trace_network
+
+    if payload["kind"] == "ours":
+        return trace_network(payload["network"], CLOCK_NS, input_formats=payload["input_formats"])
+    from pipeline.peers import hgq
+
+    return hgq.trace(payload["network"], CLOCK_NS)
+
+
+def layer_estimates(payload: dict) -> dict[str, float]:
+    """Ours: da4ml's LUT estimate of each dense layer traced alone, fed with its real input formats (the
+    per-feature formats for the first layer, the previous layer's activation format after it)."""
+    from dataclasses import replace
+
+    from pipeline.rtl.trace import trace_network
+
+    network, formats = payload["network"], payload["input_formats"]
+    estimates = {}
+    for index, layer in enumerate(network.layers):
+        if index == 0:
+            alone = replace(network, layers=(layer,))
+            traced = trace_network(alone, CLOCK_NS, input_formats=formats)
+        else:
+            alone = replace(network, input_format=network.layers[index - 1].output, layers=(layer,))
+            traced = trace_network(alone, CLOCK_NS)
+        estimates[layer.name] = float(traced.comb.cost)
+    return estimates
+
+
+def rtl_check(payload: dict, dataset, work: Path, yosys: bool, verilator: bool = True) -> dict:
+    """Verilog (da4ml) -> Verilator against the emulator on every test jet (and Yosys)."""
     from pipeline.rtl.design import check_bit_exact, compile_design, simulate_raw, write_design
     from pipeline.rtl.yosys import synthesize
 
-    network, traced = payload
+    network = payload["network"]
     start = time.perf_counter()
+    traced = trace_payload(payload)
     design = write_design(traced, work / "rtl", CLOCK_NS, "xcvu13p-flga2577-2-e")
-    simulator = compile_design(design, work / "build")
-    if kind == "ours":
-        report = check_bit_exact(simulator, network, dataset.x_test).to_dict()
+    if not verilator:
+        report = None
+    elif payload["kind"] == "ours":
+        from pipeline.models.learned import quantize_features
+
+        features = quantize_features(dataset.x_test, payload["input_formats"])
+        report = check_bit_exact(compile_design(design, work / "build"), network, features).to_dict()
     else:
         from pipeline.peers import hgq
 
         x_raw, fractional = hgq.input_raw(network, dataset.x_test)
         expected = hgq.emulate(network, dataset.x_test) * 2.0**traced.output_fractional_bits
+        simulator = compile_design(design, work / "build")
         rtl = simulate_raw(simulator, x_raw, fractional, traced.output_fractional_bits)
         different = rtl != np.round(expected).astype(np.int64)
         report = {
@@ -134,6 +222,8 @@ def rtl_check(kind: str, payload, dataset, work: Path, yosys: bool) -> dict:
             "mismatched_values": int(different.sum()),
         }
     result = {
+        "da4ml_lut_estimate": float(traced.comb.cost),
+        "da4ml_layer_estimates": layer_estimates(payload) if payload["kind"] == "ours" else None,
         "verilator": report,
         "cycles": design.cycles,
         "latency_ns": design.latency_ns,
@@ -146,89 +236,175 @@ def rtl_check(kind: str, payload, dataset, work: Path, yosys: bool) -> dict:
     return result
 
 
-def choose(points: list[dict]) -> dict:
-    """Most accurate point within BASELINE_LUTS / 4 (da4ml estimate), else the most accurate."""
-    small = [p for p in points if p["da4ml_lut_estimate"] <= BASELINE_LUTS / 4]
-    return max(small or points, key=lambda p: p["accuracy"])
+def _widths(point: dict) -> str:
+    if point["model"] == "hgq":
+        bits = point["input_bits"]
+        zero = 100 * point["zero_weights_fraction"]
+        return f"input {min(bits)}-{max(bits)} bits per feature; per-weight widths, {zero:.0f} % 0-bit"
+    learned = point["learned_precision"]
+    inputs = [f["bits"] for f in learned["input_features"]]
+    layers = list(learned["layers"].values())
+    weights = "/".join(str(layer["weight"]["bits"]) for layer in layers)
+    activations = "/".join(str(layer["activation"]["bits"]) for layer in layers if "activation" in layer)
+    return f"input {min(inputs)}-{max(inputs)} bits per feature; weights {weights}, activations {activations}"
+
+
+def markdown_table(results: dict) -> str:
+    """The README table: one row per point, Yosys LUTs and Verilator where measured."""
+    synthesized = {
+        (r["model"], r["beta"], r["architecture"], r.get("target_sparsity")): r for r in results["rtl_points"]
+    }
+    rows = [
+        "| method | architecture, QAP | beta | accuracy | LUT (da4ml est.) | Yosys LUT | RTL vs emulator "
+        "| widths |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+
+    def key(p: dict) -> tuple:
+        return p["model"], p["beta"], p["architecture"], p.get("target_sparsity")
+
+    main = [p for p in results["points"] if p.get("seed", SEED) == SEED]
+    order = sorted(main, key=lambda p: (p["model"] != "ours", p["architecture"], -p["accuracy"]))
+    for point in order:
+        rtl = synthesized.get(key(point), {})
+        seeds = [100 * p["accuracy"] for p in results["points"] if key(p) == key(point)]
+        accuracy = f"{100 * point['accuracy']:.2f} %"
+        if len(seeds) > 1:
+            accuracy += f" ({len(seeds)} seeds: {np.mean(seeds):.2f} ± {np.std(seeds, ddof=1):.2f})"
+        luts = f"{rtl['yosys']['luts']:,}".replace(",", " ") if "yosys" in rtl else "-"
+        check = rtl.get("verilator")
+        exact = f"{check['mismatched_samples']} of {check['samples']} jets differ" if check else "-"
+        sparsity = point.get("target_sparsity")
+        arch = point["architecture"] + (f", {100 * sparsity:.0f} %" if sparsity else "")
+        name = "ours" if point["model"] == "ours" else "HGQ 0.2.6"
+        estimate = f"{point['da4ml_lut_estimate']:,.0f}".replace(",", " ")
+        rows.append(
+            f"| {name} | {arch} | {point['beta']:g} | {accuracy} | {estimate} | {luts} "
+            f"| {exact} | {_widths(point)} |"
+        )
+    return "\n".join(rows)
 
 
 def plot(results: dict, path: Path) -> None:
+    """Accuracy vs LUTs: da4ml estimates of every point (lines), Yosys LUTs of the synthesized points."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axis = plt.subplots(figsize=(6, 4))
-    for kind, marker in (("ours", "o"), ("hgq", "s")):
-        points = sorted(
-            (p for p in results["points"] if p["model"] == kind), key=lambda p: p["da4ml_lut_estimate"]
-        )
-        if points:
+    labels = {"ours": "ours (learned QKeras + QAP)", "hgq": "HGQ 0.2.6"}
+    figure, axis = plt.subplots(figsize=(7, 4.5))
+    for kind, marker, color in (("ours", "o", "tab:blue"), ("hgq", "s", "tab:orange")):
+        groups = {(p.get("architecture", ""), p.get("target_sparsity")) for p in results["points"]}
+        for arch, sparsity in sorted(groups, key=str):
+            points = sorted(
+                (
+                    p
+                    for p in results["points"]
+                    if p["model"] == kind
+                    and p.get("seed", SEED) == SEED
+                    and (p.get("architecture", ""), p.get("target_sparsity")) == (arch, sparsity)
+                ),
+                key=lambda p: p["da4ml_lut_estimate"],
+            )
+            if not points:
+                continue
+            narrow = arch not in ("", "16-64-32-32-5")
+            pruned = f", {100 * sparsity:.0f} % QAP" if sparsity else ""
+            for point in points:
+                axis.annotate(
+                    f"{point['beta']:g}",
+                    (point["da4ml_lut_estimate"], 100 * point["accuracy"]),
+                    fontsize=6,
+                    xytext=(3, -8),
+                    textcoords="offset points",
+                )
             axis.plot(
                 [p["da4ml_lut_estimate"] for p in points],
                 [100 * p["accuracy"] for p in points],
                 marker=marker,
-                label={"ours": "ours (learned QKeras)", "hgq": "HGQ 0.2.6"}[kind],
+                color=color,
+                linestyle=":" if narrow else ("--" if sparsity not in (None, 0.75) else "-"),
+                alpha=0.6,
+                label=f"{labels[kind]} {arch}{pruned}, da4ml est.",
+            )
+        repeats = [p for p in results["points"] if p["model"] == kind and p.get("seed", SEED) != SEED]
+        if repeats:
+            axis.scatter(
+                [p["da4ml_lut_estimate"] for p in repeats],
+                [100 * p["accuracy"] for p in repeats],
+                marker=marker,
+                facecolors="none",
+                edgecolors=color,
+                label=f"{labels[kind]}, other seeds",
+            )
+        synthesized = [r for r in results.get("rtl_points", []) if r["model"] == kind and "yosys" in r]
+        if synthesized:
+            axis.scatter(
+                [r["yosys"]["luts"] for r in synthesized],
+                [100 * r["accuracy"] for r in synthesized],
+                marker="*",
+                s=160,
+                color=color,
+                edgecolor="black",
+                zorder=5,
+                label=f"{labels[kind]}, Yosys",
             )
     axis.axvline(BASELINE_LUTS, color="grey", linestyle="--", label="jet_dnn_q6_qap (Yosys)")
-    axis.axvline(BASELINE_LUTS / 4, color="grey", linestyle=":", label="baseline / 4")
-    axis.set_xlabel("LUTs (da4ml estimate)")
+    axis.axvline(BASELINE_LUTS / 4, color="grey", linestyle=":", label="jet_dnn_q6_qap / 4")
+    axis.axhline(100 * results["float_accuracy"] - 1.0, color="green", linestyle=":", label="float - 1 point")
+    floor = 69.5  # points below (a collapsed beta) are listed in the title, not drawn off the scale
+    below = [p for p in results["points"] if 100 * p["accuracy"] < floor]
+    top = max(100 * p["accuracy"] for p in results["points"])
+    axis.set_ylim(floor, top + 0.4)
+    note = "; ".join(f"{p['model']} beta {p['beta']:g}: {100 * p['accuracy']:.1f} %" for p in below)
+    axis.set_xscale("log")
+    axis.set_xlabel("LUTs")
     axis.set_ylabel("test accuracy (%)")
-    axis.set_title("accuracy vs LUTs, beta sweep")
-    axis.legend(fontsize=8)
+    axis.set_title(
+        "accuracy vs LUTs, beta sweep (same data, same epochs)"
+        + (f"\nbelow the axis: {note}" if note else ""),
+        fontsize=9,
+    )
+    axis.set_xlim(left=3000)
+    axis.legend(fontsize=7, loc="lower right")
     figure.tight_layout()
     figure.savefig(path, dpi=120)
-
-
-def combine(paths: list[Path], out: Path) -> int:
-    """One table and figure from several runs of this benchmark (same data, same settings)."""
-    parts = [json.loads(Path(path).read_text()) for path in paths]
-    merged = {
-        "sources": [
-            {
-                "file": str(path),
-                "command": part["command"],
-                "settings": part["settings"],
-                "cpu_seconds": part.get("cpu_seconds"),
-            }
-            for path, part in zip(paths, parts, strict=True)
-        ],
-        "data": parts[0]["data"],
-        "baseline": parts[0]["baseline"],
-        "float_accuracy": parts[0]["float_accuracy"],
-        "points": [point for part in parts for point in part["points"]],
-        "rtl": {kind: record for part in parts for kind, record in part.get("rtl", {}).items()},
-        "cpu_seconds": round(sum(part.get("cpu_seconds") or 0 for part in parts), 1),
-    }
-    if any(part["data"] != merged["data"] for part in parts):
-        raise SystemExit("the result files were made on different data splits")
-    out.write_text(json.dumps(merged, indent=2) + "\n")
-    plot(merged, out.with_suffix(".png"))
-    return 0
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path)
+    parser.add_argument("--table", action="store_true", help="print the README table of --json and exit")
+    parser.add_argument("--spec", type=Path, default=REPO / "models" / "jet_dnn_learned.yaml")
+    parser.add_argument("--sparsity", type=float, default=None, help="QAP target (default: the spec's)")
+    parser.add_argument("--ours-betas", type=float, nargs="*", default=[3e-7, 1e-6, 3e-6])
+    parser.add_argument("--hgq-betas", type=float, nargs="*", default=[3e-6, 3e-5])
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--hgq-epochs", type=int, default=40, help="default: ours' train + QAP epochs")
+    parser.add_argument("--prune-epochs", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--save-networks", type=Path, default=None, help="pickle each point's network here")
     parser.add_argument(
-        "--combine",
+        "--rtl-from",
         type=Path,
         nargs="*",
         default=None,
-        help="merge the points of these result files (runs on the same data) into --json and plot them",
+        help="instead of training: Verilator (+ --yosys) on these saved networks, added to --json",
     )
-    parser.add_argument("--ours-betas", type=float, nargs="*", default=[3e-7, 1e-6, 3e-6])
-    parser.add_argument("--hgq-betas", type=float, nargs="*", default=[3e-6, 3e-5])
-    parser.add_argument("--epochs", type=int, default=12)
-    parser.add_argument("--hgq-epochs", type=int, default=6)
-    parser.add_argument("--prune-epochs", type=int, default=6)
-    parser.add_argument("--seed", type=int, default=20261123)
-    parser.add_argument("--rtl", action="store_true")
     parser.add_argument("--yosys", action="store_true")
+    parser.add_argument("--skip-verilator", action="store_true", help="with --rtl-from: Yosys only")
+    parser.add_argument(
+        "--container-cost", action="store_true", help="also cost ours with the single input container"
+    )
+    parser.add_argument(
+        "--append", action="store_true", help="add this run's points (another --spec) to an existing --json"
+    )
     parser.add_argument("--json", type=Path, default=REPO / "benchmarks" / "results" / "peer_hgq.json")
     args = parser.parse_args()
-    if args.combine:
-        return combine(args.combine, args.json)
+    if args.table:
+        print(markdown_table(json.loads(args.json.read_text())))
+        return 0
     if args.data_dir is None:
         parser.error("--data-dir is required")
 
@@ -238,33 +414,75 @@ def main() -> int:
     configure_determinism(args.seed)
     dataset = load_dataset(args.data_dir)
     started = time.perf_counter()
-    results = {
-        "command": "python " + " ".join(sys.argv),
-        "data": {"train": len(dataset.y_train), "val": len(dataset.y_val), "test": len(dataset.y_test)},
-        "baseline": {
-            "model": "jet_dnn_q6_qap",
-            "yosys_luts": BASELINE_LUTS,
-            "source": "benchmarks/results/firmware_default_run.json",
-        },
-        "float_accuracy": 0.7339,
-        "settings": {
-            "epochs": args.epochs,
-            "hgq_epochs": args.hgq_epochs,
-            "prune_epochs": args.prune_epochs,
-            "batch_size": 256,
-            "seed": args.seed,
-            "clock_ns": CLOCK_NS,
-        },
-        "points": [],
-        "rtl": {},
+    data = {"train": len(dataset.y_train), "val": len(dataset.y_val), "test": len(dataset.y_test)}
+    if args.rtl_from is not None or args.append:
+        results = json.loads(args.json.read_text())
+        if results["data"] != data:
+            raise SystemExit(f"{args.json} was made on another data split")
+    else:
+        results = {
+            "data": data,
+            "baseline": {
+                "model": "jet_dnn_q6_qap",
+                "yosys_luts": BASELINE_LUTS,
+                "source": "benchmarks/results/default_run.json",
+            },
+            "float_accuracy": 0.7339,
+            "runs": [],
+            "points": [],
+            "rtl_points": [],
+        }
+    spec = load_learned_spec(args.spec, 0.0, args.sparsity)
+    units = tuple(layer.units for layer in spec.resolved_layers())
+    architecture = "-".join(str(v) for v in (spec.input_features, *units))
+    run_settings = {
+        "spec": str(args.spec.relative_to(REPO)) if args.spec.is_relative_to(REPO) else str(args.spec),
+        "architecture": architecture,
+        "epochs": args.epochs,
+        "hgq_epochs": args.hgq_epochs,
+        "prune_epochs": args.prune_epochs,
+        "target_sparsity": spec.pruning.target_sparsity,
+        "batch_size": 256,
+        "seed": args.seed,
+        "clock_ns": CLOCK_NS,
     }
-    payloads = {}
+    cpu_before = results.get("cpu_seconds") or 0.0
 
     def save() -> None:
-        results["cpu_seconds"] = round(time.process_time(), 1)
-        results["wall_seconds"] = round(time.perf_counter() - started, 1)
+        results["cpu_seconds"] = round(cpu_before + time.process_time(), 1)
         args.json.write_text(json.dumps(results, indent=2) + "\n")
+        plot(results, args.json.with_suffix(".png"))
 
+    if args.rtl_from is not None:
+        for path in args.rtl_from:
+            payload = pickle.loads(path.read_bytes())
+            point = next(
+                p
+                for p in results["points"]
+                if p["model"] == payload["kind"]
+                and p["beta"] == payload["beta"]
+                and p.get("architecture") == payload["architecture"]
+                and payload.get("target_sparsity", p.get("target_sparsity")) == p.get("target_sparsity")
+                and payload.get("seed", SEED) == p.get("seed", SEED)
+            )
+            try:
+                with tempfile.TemporaryDirectory() as scratch:
+                    record = rtl_check(payload, dataset, Path(scratch), args.yosys, not args.skip_verilator)
+            except Exception as error:
+                record = {"error": repr(error)}
+            keys = ("model", "beta", "architecture", "target_sparsity", "accuracy")
+            entry = {**{k: point.get(k) for k in keys}, **record}
+            same = [r for r in results["rtl_points"] if all(r.get(k) == entry[k] for k in keys)]
+            if same:  # a later check of the same point (e.g. Verilator after Yosys) completes the record
+                same[0].update({k: v for k, v in entry.items() if v is not None})
+                entry = same[0]
+            else:
+                results["rtl_points"].append(entry)
+            print(json.dumps(entry), flush=True)
+            save()
+        return 0
+
+    results["runs"].append({"command": "python " + " ".join(sys.argv), "settings": run_settings})
     ours = [("ours", beta) for beta in args.ours_betas]
     peer = [("hgq", beta) for beta in args.hgq_betas]
     jobs = [job for pair in zip(ours, peer, strict=False) for job in pair]  # one of each first
@@ -272,35 +490,34 @@ def main() -> int:
     for kind, beta in jobs:
         try:
             if kind == "ours":
-                record, payload = ours_point(dataset, beta, args.epochs, args.prune_epochs, args.seed)
+                record, payload = ours_point(
+                    dataset,
+                    args.spec,
+                    beta,
+                    args.sparsity,
+                    args.epochs,
+                    args.prune_epochs,
+                    args.seed,
+                    args.container_cost,
+                )
             else:
-                record, payload = hgq_point(dataset, beta, args.hgq_epochs, args.seed)
+                record, payload = hgq_point(dataset, beta, units, args.hgq_epochs, args.seed)
         except Exception as error:  # record and go on: one failed point must not lose the others
             results.setdefault("failed", []).append({"model": kind, "beta": beta, "error": repr(error)})
             save()
             continue
-        payloads[(kind, beta)] = payload
+        record["architecture"] = payload["architecture"] = architecture
+        record["seed"] = payload["seed"] = args.seed
+        payload["target_sparsity"] = record.get("target_sparsity")
         results["points"].append(record)
+        if args.save_networks is not None:
+            args.save_networks.mkdir(parents=True, exist_ok=True)
+            suffix = "" if args.seed == SEED else f"_seed{args.seed}"
+            name = f"{kind}_{architecture}_s{record.get('target_sparsity', 0):g}_{beta:g}{suffix}.pkl"
+            (args.save_networks / name).write_bytes(pickle.dumps(payload))
         print(json.dumps({k: v for k, v in record.items() if k != "learned_precision"}), flush=True)
+        results["wall_seconds"] = round(time.perf_counter() - started, 1)
         save()
-    plot(results, args.json.with_suffix(".png"))
-    if args.rtl:
-        for kind in ("ours", "hgq"):
-            points = [p for p in results["points"] if p["model"] == kind]
-            if not points:
-                continue
-            best = choose(points)
-            try:
-                with tempfile.TemporaryDirectory() as scratch:
-                    record = rtl_check(
-                        kind, payloads[(kind, best["beta"])], dataset, Path(scratch), args.yosys
-                    )
-            except Exception as error:
-                record = {"error": repr(error)}
-            results["rtl"][kind] = {"beta": best["beta"], "accuracy": best["accuracy"], **record}
-            print(kind, json.dumps(results["rtl"][kind]), flush=True)
-            save()
-    save()
     return 0
 
 

@@ -108,3 +108,11 @@ def test_report_docstring_matches_what_the_stage_requires() -> None:
 def test_docs_do_not_promise_the_old_publishing(path: str) -> None:
     text = (REPO / path).read_text()
     assert ".trash" not in text and "renamed to `<run-dir>/<stage>/`" not in text
+
+
+def test_learned_precision_table_equals_its_results_file() -> None:
+    """README, learned precision: the table of `bench_peer_hgq.py --table` (results/peer_hgq.json)."""
+    block = re.search(r"<!-- table:peer_hgq -->\n(.*?)\n<!-- /table:peer_hgq -->", README, flags=re.S)
+    assert block is not None
+    bench = load_benchmark("bench_peer_hgq")
+    assert block.group(1) == bench.markdown_table(json.loads((RESULTS / "peer_hgq.json").read_text()))

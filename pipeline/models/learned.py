@@ -38,6 +38,8 @@ from pipeline.models.spec import ModelSpec, QuantizerSpec
 if TYPE_CHECKING:
     import keras
 
+    from pipeline.deploy.integer_network import FixedFormat
+
 LN2 = math.log(2.0)
 BIT_RATE = 16.0
 """Bit widths are stored as ``variable * BIT_RATE``: with Adam (steps ~ learning rate) the bits move
@@ -308,6 +310,33 @@ def input_container(model: keras.Model) -> QuantizerSpec:
     fractional = bits - 1 - integer
     whole, frac = int(integer.max()), int(fractional.max())
     return QuantizerSpec(bits=whole + frac + 1, integer_bits=whole)
+
+
+def feature_formats(widths: dict) -> tuple[FixedFormat, ...]:
+    """The per-feature input formats of :func:`learned_widths` as ``ap_fixed`` (sign in the integer bits)."""
+    from pipeline.deploy.integer_network import FixedFormat
+
+    return tuple(
+        FixedFormat(int(f["bits"]), int(f["integer_bits"]) + 1, True) for f in widths["input_features"]
+    )
+
+
+def quantize_features(features: np.ndarray, formats: tuple[FixedFormat, ...]) -> np.ndarray:
+    """Each feature column at its own learned format: the learned input quantizer exactly (half to even,
+    saturating; QFX forward pass). This is how per-feature precision is deployed: applied where the
+    features are computed, upstream of the frozen network, whose input container (:func:`input_container`)
+    then holds every value exactly; :func:`pipeline.rtl.trace.trace_network` (``input_formats``) lets
+    da4ml size the first layer from the per-feature ranges and zero low bits."""
+    from pipeline.deploy.emulator import quantize_real
+
+    features = np.asarray(features)
+    if features.ndim != 2 or features.shape[1] != len(formats):
+        raise ValueError(f"features of shape {features.shape} for {len(formats)} per-feature formats")
+    columns = []
+    for column, fmt in zip(features.T, formats, strict=True):
+        raw, _ = quantize_real(column, fmt)
+        columns.append(raw * 2.0**-fmt.fractional_bits)
+    return np.stack(columns, axis=1).astype(features.dtype)
 
 
 def frozen_spec(model: keras.Model, spec: ModelSpec) -> ModelSpec:

@@ -95,7 +95,14 @@ def build_hgq_model(
 
 
 def train_hgq(
-    dataset: Dataset, beta: float, *, epochs: int, batch_size: int, learning_rate: float, seed: int
+    dataset: Dataset,
+    beta: float,
+    *,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    seed: int,
+    units: tuple[int, ...] = ARCHITECTURE,
 ) -> tuple[keras.Model, keras.Model, dict]:
     """Train the HGQ model (Adam, cross-entropy on logits, HGQ's ``ResetMinMax``/``FreeBOPs``), calibrate
     the integer bits on the training split (``trace_minmax``) and return ``(model, proxy, history)``."""
@@ -105,13 +112,13 @@ def train_hgq(
     from pipeline.models.training import configure_determinism, one_hot
 
     configure_determinism(seed)
-    model = build_hgq_model(beta, seed, input_features=dataset.x_train.shape[1])
+    model = build_hgq_model(beta, seed, input_features=dataset.x_train.shape[1], units=units)
     model.compile(
         optimizer=tf.keras.optimizers.Adam(learning_rate=learning_rate),
         loss=tf.keras.losses.CategoricalCrossentropy(from_logits=True),
         metrics=[tf.keras.metrics.CategoricalAccuracy(name="accuracy")],
     )
-    n_classes = ARCHITECTURE[-1]
+    n_classes = units[-1]
     history = model.fit(
         dataset.x_train,
         one_hot(dataset.y_train, n_classes),
@@ -243,3 +250,9 @@ def ebops(model: keras.Model) -> float:
     return float(
         sum(layer.compute_exact_bops for layer in model.layers if hasattr(layer, "compute_exact_bops"))
     )
+
+
+def zero_weight_fraction(network: ProxyNetwork) -> float:
+    """Fraction of the dense weights that are exactly zero in the proxy (HGQ's 0-bit weights: pruned)."""
+    kernels = [np.asarray(payload[0]) for kind, payload in network.ops if kind == "dense"]
+    return float(sum(int((k == 0).sum()) for k in kernels) / sum(k.size for k in kernels))

@@ -9,6 +9,7 @@ arXiv:2507.04535) implements each constant matrix-vector product as a shift-add 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -115,12 +116,34 @@ class TracedNetwork:
     output_fractional_bits: int
 
 
+def check_input_formats(network: IntegerNetwork, input_formats: Sequence[FixedFormat]) -> None:
+    """Raise ``ValueError`` unless there is one format per input and each one's values are exact in
+    ``network.input_format`` (no more fractional bits, range inside the container's range)."""
+    container = network.input_format
+    fan_in = int(np.asarray(network.layers[0].weight_raw).shape[0])
+    if len(input_formats) != fan_in:
+        raise ValueError(f"{len(input_formats)} input formats for {fan_in} inputs")
+    for index, fmt in enumerate(input_formats):
+        scale = 2.0 ** (container.fractional_bits - fmt.fractional_bits)
+        inside = fmt.raw_min * scale >= container.raw_min and fmt.raw_max * scale <= container.raw_max
+        if fmt.fractional_bits > container.fractional_bits or not inside:
+            raise ValueError(f"input {index}: {fmt} is not exact in the input container {container}")
+
+
 def trace_network(
-    network: IntegerNetwork, latency_cutoff: float, solver_options: dict[str, Any] | None = None
+    network: IntegerNetwork,
+    latency_cutoff: float,
+    solver_options: dict[str, Any] | None = None,
+    input_formats: Sequence[FixedFormat] | None = None,
 ) -> TracedNetwork:
     """Trace ``network`` with da4ml's ``FixedVariableArrayInput`` / ``@`` / ``relu`` / ``comb_trace``.
 
     ``solver_options`` go to da4ml's CMVM solver (default ``{"hard_dc": 2}``, as hls4ml uses).
+    ``input_formats``: one format per input for inputs that arrive already quantized to it (each exact in
+    ``network.input_format``, :func:`check_input_formats`; e.g. learned per-feature input precision applied
+    where the features are computed). The RTL ports keep the container width, but da4ml knows each
+    input's range and its zero low bits and sizes the first layer's adders from them. The caller must
+    feed inputs on those grids (the graph wraps/truncates anything else).
     """
     from da4ml.trace import FixedVariableArrayInput, HWConfig, comb_trace, fixed_variable
 
@@ -129,7 +152,12 @@ def trace_network(
     fan_in = int(np.asarray(network.layers[0].weight_raw).shape[0])
     hwconf = HWConfig(1, -1, latency_cutoff)
     inputs = FixedVariableArrayInput(fan_in, hwconf, solver_options=options)
-    values = inputs.quantize(*da4ml_kif(network.input_format), "WRAP", "TRN")
+    if input_formats is None:
+        values = inputs.quantize(*da4ml_kif(network.input_format), "WRAP", "TRN")
+    else:
+        check_input_formats(network, input_formats)
+        keep, integer, fractional = (np.array(v) for v in zip(*map(da4ml_kif, input_formats), strict=True))
+        values = inputs.quantize(keep, integer, fractional, "WRAP", "TRN")
     fractional_bits = network.input_format.fractional_bits
     for layer in network.layers:
         values, fractional_bits = trace_dense(values, fractional_bits, layer)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from pipeline.deploy.integer_network import FixedFormat
 from pipeline.models.spec import parse_spec
 
 BASE = {
@@ -146,6 +147,28 @@ def test_per_feature_formats_fit_the_container():
         again, saturated = quantize_real(real, wide)  # every per-feature value is exact in the container
         assert saturated == 0
         np.testing.assert_array_equal(again * 2.0**-wide.fractional_bits, real)
+
+
+def test_quantize_features_equals_the_learned_input_quantizer():
+    """Per-feature precision deployed upstream of the network is the learned input quantizer exactly,
+    and the frozen (container) network's input quantizer leaves those values unchanged."""
+    from pipeline.deploy.emulator import quantize_real
+    from pipeline.models.build import build_model
+    from pipeline.models.learned import feature_formats, input_container, learned_widths, quantize_features
+
+    x, y = _data()
+    spec = _spec(1e-3)
+    model = build_model(spec, seed=7)
+    _train(model, x, y, epochs=3)
+    x = x * 3  # reach the saturation of the narrow features too
+    formats = feature_formats(learned_widths(model, spec))
+    assert len({(f.bits, f.integer_bits) for f in formats}) > 1  # the features did learn different formats
+    expected = model.get_layer("input_quant")(x).numpy()
+    np.testing.assert_array_equal(quantize_features(x, formats), expected)
+    container = input_container(model)
+    raw, saturated = quantize_real(expected, FixedFormat(container.bits, container.integer_bits + 1, True))
+    assert saturated == 0
+    np.testing.assert_array_equal(raw * 2.0 ** -(container.bits - 1 - container.integer_bits), expected)
 
 
 @pytest.mark.slow

@@ -79,3 +79,21 @@ def test_rtl_equals_the_emulator_on_every_sample(tiny_proxy, tmp_path):
     expected = np.round(emulate(network, x) * 2.0**traced.output_fractional_bits).astype(np.int64)
     assert rtl.shape == expected.shape
     np.testing.assert_array_equal(rtl, expected)
+
+
+def test_zero_weight_fraction_counts_the_zero_weights_of_every_dense_layer(tiny_proxy):
+    from pipeline.peers.hgq import ProxyNetwork, zero_weight_fraction
+
+    _, network, _ = tiny_proxy
+    kernels = [payload[0] for kind, payload in network.ops if kind == "dense"]
+    expected = sum(int((k == 0).sum()) for k in kernels) / sum(k.size for k in kernels)
+    assert zero_weight_fraction(network) == pytest.approx(expected)
+    ops = [
+        (kind, (np.where(np.arange(p[0].size).reshape(p[0].shape) % 2 == 0, 0.0, 1.0), p[1]))
+        if kind == "dense"
+        else (kind, p)
+        for kind, p in network.ops
+    ]
+    assert zero_weight_fraction(ProxyNetwork(tuple(ops))) == pytest.approx(
+        sum((k.size + 1) // 2 for k in kernels) / sum(k.size for k in kernels)
+    )

@@ -71,3 +71,31 @@ def test_trace_is_deterministic():
     network = tiny_network(seed=3)
     first, second = trace_network(network, 4.0), trace_network(network, 4.0)
     assert first.comb.ops == second.comb.ops
+
+
+PER_FEATURE = tuple(FixedFormat(bits, integer, True) for bits, integer in ((4, 2), (6, 3), (3, 1), (5, 3)))
+
+
+def test_per_feature_input_formats_lower_the_cost_and_stay_exact(tiny_design):
+    """Known-zero low bits and narrower ranges of per-feature inputs reach da4ml's cost; the graph fed
+    with per-feature-quantized inputs still equals the emulator on every input."""
+    from pipeline.models.learned import quantize_features
+
+    network, traced, _, _ = tiny_design
+    per_feature = trace_network(network, traced.latency_cutoff, input_formats=PER_FEATURE)
+    assert per_feature.comb.cost < traced.comb.cost
+    features = quantize_features(input_grid(network), PER_FEATURE)
+    assert _mismatches(per_feature, network, features) == 0
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        (FixedFormat(6, 2, True), *PER_FEATURE[1:]),  # 4 fractional bits > the container's 3
+        (FixedFormat(8, 5, True), *PER_FEATURE[1:]),  # range beyond the container's
+        PER_FEATURE[:3],  # one format missing
+    ],
+)
+def test_per_feature_formats_outside_the_container_are_refused(bad):
+    with pytest.raises(ValueError, match="input"):
+        trace_network(tiny_network(), 3.0, input_formats=bad)
