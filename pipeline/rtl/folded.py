@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -202,11 +203,72 @@ def plan_folded(network: IntegerNetwork, reuse_factor: int) -> FoldedPlan:
     return FoldedPlan(network=network, reuse_factor=reuse_factor, layers=tuple(layers))
 
 
-def write_folded(plan: FoldedPlan, rtl_dir: Path) -> Path:
-    """Write ``rtl_dir/src/folded_network.v`` (one file: a module per layer and the top)."""
+def write_folded(plan: FoldedPlan, rtl_dir: Path, rom_style: str = "block") -> Path:
+    """Write ``rtl_dir/src/folded_network.v`` (one file: the layers' modules and the top).
+
+    ``rom_style`` is the weight ROMs' ``rom_style`` attribute: ``"block"`` (block RAM, the default)
+    or ``"logic"`` (LUTs and an output register), see :mod:`pipeline.rtl.folded_verilog`."""
     from pipeline.rtl.folded_verilog import render_network
 
     source = Path(rtl_dir) / "src" / f"{TOP}.v"
     source.parent.mkdir(parents=True, exist_ok=True)
-    source.write_text(render_network(plan, TOP))
+    source.write_text(render_network(plan, TOP, rom_style))
     return source
+
+
+_MODULE_HEADER = re.compile(r"^=== (?P<name>.+) ===\s*$")
+_COUNT_LINE = re.compile(r"^\s+(?P<name>\S+)\s+(?P<count>\d+)\s*$")
+
+
+def cost_breakdown(stat_text: str, top: str = TOP) -> dict[str, dict[str, int]]:
+    """LUT, FF and CARRY of the folded design split into its parts, from Yosys ``stat`` text.
+
+    Parts: ``multipliers`` (the ``*_mul`` modules: independent of ``P``), ``accumulators`` (the
+    ``*_neuron`` modules: accumulator register, lane adders and requantizer, the only part ``P``
+    changes) and ``rest`` (the layers' control, input shift registers and output registers), each
+    summed over instances with the ``design hierarchy`` instance counts of ``stat``. LUTs include
+    ``INV``; block RAMs (the weight ROMs) are counted in ``rest`` as ``brams``.
+    """
+    modules: dict[str, dict[str, int]] = {}
+    instances: dict[str, int] = {}
+    current = None
+    for line in stat_text.splitlines():
+        header = _MODULE_HEADER.match(line)
+        if header:
+            current = header.group("name")
+            if current != "design hierarchy":
+                modules[current] = {}
+            continue
+        match = _COUNT_LINE.match(line)
+        if current is None or match is None:
+            continue
+        name, count = match.group("name"), int(match.group("count"))
+        if current == "design hierarchy":
+            if name in modules:
+                instances[name] = count
+        else:
+            modules[current][name] = count
+    if top not in modules:
+        raise ValueError(f"no module {top!r} in the yosys stat output")
+    instances[top] = 1
+    names = ("multipliers", "accumulators", "rest")
+    parts = {part: {"luts": 0, "flip_flops": 0, "carry": 0, "brams": 0} for part in names}
+    for module, cells in modules.items():
+        part = "rest"
+        if module.endswith("_mul"):
+            part = "multipliers"
+        elif module.endswith("_neuron"):
+            part = "accumulators"
+        times = instances.get(module, 0)
+        for cell, count in cells.items():
+            if re.fullmatch(r"LUT\d|INV", cell):
+                parts[part]["luts"] += times * count
+            elif cell.startswith("FD"):
+                parts[part]["flip_flops"] += times * count
+            elif cell.startswith("CARRY"):
+                parts[part]["carry"] += times * count
+            elif cell.startswith("RAMB"):
+                parts[part]["brams"] += times * count
+    for figures in parts.values():
+        figures["luts_plus_flip_flops"] = figures["luts"] + figures["flip_flops"]
+    return parts
