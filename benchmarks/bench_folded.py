@@ -43,13 +43,54 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(tempfile.gettempdir()) / "numba_cache"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-CHOICES = {"32_bits": 32, "hls4ml_auto": "hls4ml_auto", "a2q_p": "network"}
+CHOICES = {"32_bits": 32, "hls4ml_auto": "hls4ml_auto", "a2q_p": "a2q_p"}
 SYNTH_OPTIONS = ("-nodsp", "-nowidelut")
+
+
+_SYNTHESIS_CACHE: dict = {}
+
+
+def synthesis_key(verilog: str) -> str:
+    """Hash of the Verilog without the ROM contents and the bias constants: neither can change the
+    synthesized LUT/FF/CARRY counts (the ROMs are block RAM, each bias a constant on a port of a kept
+    neuron module), so designs that differ only there are synthesized once."""
+    import hashlib
+    import re
+
+    text = re.sub(r"_mem\[\d+\] = [^;]*;", "", verilog)
+    text = re.sub(r"\.bias\([^)]*\)", "", text)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+SYNTHESIS_FIGURES = (
+    "cycles",
+    "initiation_interval_cycles",
+    "luts",
+    "flip_flops",
+    "luts_plus_flip_flops",
+    "carry",
+    "brams",
+    "bram_cells",
+    "dsps",
+    "breakdown",
+    "modules",
+    "yosys_seconds",
+)
+
+
+def seed_cache(record: dict, network, reuse_factor: int) -> None:
+    """Put a resumed design's synthesis figures into the cache under its netlist's key."""
+    from pipeline.rtl.folded import TOP, plan_folded
+    from pipeline.rtl.folded_verilog import render_network
+
+    key = synthesis_key(render_network(plan_folded(network, reuse_factor), TOP))
+    record["synthesis_key"] = key
+    _SYNTHESIS_CACHE.setdefault(key, {name: record[name] for name in SYNTHESIS_FIGURES})
 
 
 def measure_design(network, features, scratch: Path, reuse_factor: int, family: str, verilate: bool) -> dict:
     """Fold, simulate (``features``) and synthesize one network; returns its figures."""
-    from pipeline.rtl.folded import TOP, cost_breakdown, plan_folded, write_folded
+    from pipeline.rtl.folded import TOP, cost_breakdown, module_costs, plan_folded, write_folded
     from pipeline.rtl.folded_sim import build_folded_simulator, check_folded_bit_exact
     from pipeline.rtl.yosys import synthesize
 
@@ -68,22 +109,28 @@ def measure_design(network, features, scratch: Path, reuse_factor: int, family: 
         record["bit_exact"] = report.to_dict()
         record["measured_latency_cycles"] = run.latency_cycles
         record["verilator_seconds"] = round(time.perf_counter() - start, 1)
+    record["synthesis_key"] = synthesis_key((scratch / "rtl" / "src" / f"{TOP}.v").read_text())
+    if record["synthesis_key"] in _SYNTHESIS_CACHE:
+        record.update(_SYNTHESIS_CACHE[record["synthesis_key"]])
+        record["synthesis_reused_from_identical_netlist"] = True
+        return record
     synthesis = synthesize(scratch / "rtl", TOP, scratch / "yosys", family, SYNTH_OPTIONS)
-    record.update(
-        {
-            "cycles": plan.latency_cycles,
-            "initiation_interval_cycles": plan.initiation_interval,
-            "luts": synthesis.luts,
-            "flip_flops": synthesis.flip_flops,
-            "luts_plus_flip_flops": synthesis.luts + synthesis.flip_flops,
-            "carry": synthesis.carry,
-            "brams": synthesis.brams,
-            "bram_cells": {k: v for k, v in synthesis.cells.items() if k.startswith("RAMB")},
-            "dsps": synthesis.dsps,
-            "breakdown": cost_breakdown((scratch / "yosys" / "stat.txt").read_text()),
-            "yosys_seconds": round(synthesis.seconds, 1),
-        }
-    )
+    figures = {
+        "cycles": plan.latency_cycles,
+        "initiation_interval_cycles": plan.initiation_interval,
+        "luts": synthesis.luts,
+        "flip_flops": synthesis.flip_flops,
+        "luts_plus_flip_flops": synthesis.luts + synthesis.flip_flops,
+        "carry": synthesis.carry,
+        "brams": synthesis.brams,
+        "bram_cells": {name: count for name, count in synthesis.cells.items() if name.startswith("RAMB")},
+        "dsps": synthesis.dsps,
+        "breakdown": cost_breakdown((scratch / "yosys" / "stat.txt").read_text()),
+        "modules": module_costs((scratch / "yosys" / "stat.txt").read_text()),
+        "yosys_seconds": round(synthesis.seconds, 1),
+    }
+    _SYNTHESIS_CACHE[record["synthesis_key"]] = figures
+    record.update(figures)
     return record
 
 
@@ -101,6 +148,13 @@ def accuracy_points(path: Path) -> dict:
     return points
 
 
+def _cost(design: dict, part: str | None = None) -> int:
+    """LUT + FF of a design, or of one part of its :func:`cost_breakdown`."""
+    if part is None:
+        return design["luts_plus_flip_flops"]
+    return design["breakdown"][part]["luts_plus_flip_flops"]
+
+
 def summarize(results: dict) -> None:
     """Ratios per P and the issue's goals at the narrowest P within 0.5 points of the unconstrained arm."""
     reference = results["accuracy_3_seeds"]["data_type"]["unconstrained"]["mean"]
@@ -115,11 +169,23 @@ def summarize(results: dict) -> None:
             row[f"total_{label}_over_a2q_p"] = round(
                 theirs["luts_plus_flip_flops"] / ours["luts_plus_flip_flops"], 3
             )
+            outside = {
+                name: _cost(design) - _cost(design, "multipliers")
+                for name, design in (("theirs", theirs), ("ours", ours))
+            }
+            row[f"outside_multipliers_{label}_over_a2q_p"] = round(outside["theirs"] / outside["ours"], 3)
             row[f"accumulators_{label}_over_a2q_p"] = round(
                 theirs["breakdown"]["accumulators"]["luts_plus_flip_flops"]
                 / ours["breakdown"]["accumulators"]["luts_plus_flip_flops"],
                 3,
             )
+        row["accumulator_share_of_luts_plus_flip_flops"] = {
+            label: round(_cost(design, "accumulators") / _cost(design), 3)
+            for label, design in designs.items()
+        }
+        row["multiplier_share_of_luts_plus_flip_flops"] = round(
+            ours["breakdown"]["multipliers"]["luts_plus_flip_flops"] / ours["luts_plus_flip_flops"], 3
+        )
         accuracy = results["accuracy_3_seeds"].get(str(bits), {}).get("a2q_plus")
         row["a2q_plus_accuracy_mean"] = accuracy["mean"] if accuracy else None
         row["points_below_unconstrained"] = (
@@ -143,14 +209,57 @@ def summarize(results: dict) -> None:
         "points_below_unconstrained": best["points_below_unconstrained"],
         "luts_plus_flip_flops_32_bits_over_a2q_p": best["total_32_bits_over_a2q_p"],
         "luts_plus_flip_flops_hls4ml_auto_over_a2q_p": best["total_hls4ml_auto_over_a2q_p"],
+        "outside_multipliers_32_bits_over_a2q_p": best["outside_multipliers_32_bits_over_a2q_p"],
+        "outside_multipliers_hls4ml_auto_over_a2q_p": best["outside_multipliers_hls4ml_auto_over_a2q_p"],
+        "accumulators_32_bits_over_a2q_p": best["accumulators_32_bits_over_a2q_p"],
+        "accumulators_hls4ml_auto_over_a2q_p": best["accumulators_hls4ml_auto_over_a2q_p"],
         "at_least_1_5x_vs_32_bits": best["total_32_bits_over_a2q_p"] >= 1.5,
         "at_least_1_2x_vs_hls4ml_auto": best["total_hls4ml_auto_over_a2q_p"] >= 1.2,
     }
 
 
+def plot(results: dict, path: Path) -> None:
+    """LUT + FF vs hidden P per accumulator choice (solid: total, dashed: accumulators only), and the
+    3-seed A2Q+ accuracy on a second axis."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = sorted(results["designs"].items(), key=lambda item: int(item[0]))
+    figure, axis = plt.subplots(figsize=(7, 4.2))
+    for label, color in (("32_bits", "tab:red"), ("hls4ml_auto", "tab:orange"), ("a2q_p", "tab:blue")):
+        points = [(int(bits), designs[label]) for bits, designs in rows if label in designs]
+        xs = [bits for bits, _ in points]
+        axis.plot(xs, [d["luts_plus_flip_flops"] / 1e3 for _, d in points], "o-", color=color, label=label)
+        accumulators = [d["breakdown"]["accumulators"]["luts_plus_flip_flops"] / 1e3 for _, d in points]
+        axis.plot(xs, accumulators, "s--", color=color, alpha=0.6, label=f"{label}: accumulators")
+    axis.set_xlabel("hidden-layer accumulator width P (bits)")
+    axis.set_ylabel("LUT + FF (thousands, Yosys)")
+    axis.set_ylim(bottom=0)
+    accuracy = results["accuracy_3_seeds"]
+    xs = [int(bits) for bits, _ in rows if "a2q_plus" in accuracy.get(bits, {})]
+    second = axis.twinx()
+    second.errorbar(
+        xs,
+        [100 * accuracy[str(bits)]["a2q_plus"]["mean"] for bits in xs],
+        yerr=[100 * (accuracy[str(bits)]["a2q_plus"]["std"] or 0) for bits in xs],
+        fmt="k^:",
+        label="A2Q+ accuracy (3 seeds)",
+    )
+    second.axhline(100 * accuracy["data_type"]["unconstrained"]["mean"], color="gray", lw=0.8)
+    second.set_ylabel("test accuracy (%)")
+    lines = axis.get_legend_handles_labels()
+    extra = second.get_legend_handles_labels()
+    axis.legend(lines[0] + extra[0], lines[1] + extra[1], fontsize=7, loc="center right")
+    axis.set_title("Folded 16-64-32-32-5, reuse factor 16: LUT + FF vs accumulator width", fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--networks", type=Path, required=True, help="pickle of folded_training.py")
+    parser.add_argument("--networks", type=Path, help="pickle of folded_training.py")
     parser.add_argument("--hidden-bits", type=int, nargs="+", default=None)
     parser.add_argument("--reuse-factor", type=int, default=16)
     parser.add_argument("--family", default="xcup")
@@ -158,7 +267,16 @@ def main() -> int:
     parser.add_argument("--no-verilator", action="store_true", help="skip the bit-exact simulation")
     parser.add_argument("--accuracy", type=Path, default=Path("benchmarks/results/a2q_sample.json"))
     parser.add_argument("--json", type=Path, default=Path("benchmarks/results/folded_accumulators.json"))
+    parser.add_argument("--resume", action="store_true", help="keep finished designs of --json")
+    parser.add_argument("--plot", type=Path, default=None, help="only draw this PNG from --json")
     args = parser.parse_args()
+    if args.plot:  # recompute the summary of a finished (or partial) run and draw it
+        results = json.loads(args.json.read_text())
+        summarize(results)
+        args.json.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+        plot(results, args.plot)
+        print(json.dumps(results.get("goals"), indent=2))
+        return 0
 
     import numpy as np
 
@@ -188,11 +306,19 @@ def main() -> int:
         "accuracy_seed_emulator": {},
         "designs": {},
     }
+    previous = json.loads(args.json.read_text())["designs"] if args.resume and args.json.is_file() else {}
     with tempfile.TemporaryDirectory() as scratch:
         for bits in bits_list:
             base = trained["networks"][bits]
+            hidden = {layer.name: bits for layer in base.layers[1:]}
             for label, choice in CHOICES.items():
-                network = with_accumulators(base, choice)
+                network = with_accumulators(base, hidden if choice == "a2q_p" else choice)
+                widths = [layer.accumulator.bits for layer in network.layers]
+                done = previous.get(str(bits), {}).get(label)
+                if done is not None and done["accumulator_bits"] == widths:
+                    results["designs"].setdefault(str(bits), {})[label] = done  # --resume
+                    seed_cache(done, network, args.reuse_factor)
+                    continue
                 logits = emulate(network, features).logits_raw
                 record = measure_design(
                     network,

@@ -88,6 +88,10 @@ def test_accumulator_choices():
     assert with_accumulators(network, 32).layers[1].accumulator.bits == 32
     fractional = network.input_format.fractional_bits + layer.weight_fractional_bits
     assert kept.layers[0].accumulator.fractional_bits == fractional
+    mapped = with_accumulators(network, {"output": 9})  # named layers at P, the rest hls4ml's width
+    assert [layer.accumulator.bits for layer in mapped.layers] == [15, 9]
+    with pytest.raises(ValueError, match="no layer named"):
+        with_accumulators(network, {"dense_9": 9})
     with pytest.raises(ValueError):
         with_accumulators(network, "auto")
     with pytest.raises(ValueError):
