@@ -218,6 +218,33 @@ def summarize(results: dict) -> None:
     }
 
 
+def markdown_table(results: dict) -> str:
+    """The README table: per hidden P, A2Q+ accuracy (3 seeds) and LUT + FF (LUT / FF / CARRY) per choice."""
+    lines = [
+        "| hidden P | A2Q+ accuracy (3 seeds) | 32-bit | hls4ml automatic | A2Q+ at P | 32-bit / A2Q+ |"
+        " automatic / A2Q+ | accumulators only: 32-bit / A2Q+, automatic / A2Q+ |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    ratios = {row["hidden_bits"]: row for row in results.get("ratios", [])}
+    for bits, designs in sorted(results["designs"].items(), key=lambda item: int(item[0])):
+        if int(bits) not in ratios:
+            continue
+        row = ratios[int(bits)]
+        accuracy = results["accuracy_3_seeds"][bits]["a2q_plus"]
+        cells = []
+        for design in (designs["32_bits"], designs["hls4ml_auto"], designs["a2q_p"]):
+            detail = f"{design['luts']:,} / {design['flip_flops']:,} / {design['carry']:,}"
+            cells.append(f"{design['luts_plus_flip_flops']:,} ({detail})")
+        lines.append(
+            f"| {bits} | {100 * accuracy['mean']:.1f} +- {100 * (accuracy['std'] or 0):.1f} % | "
+            + " | ".join(cells)
+            + f" | {row['total_32_bits_over_a2q_p']:.2f}x | {row['total_hls4ml_auto_over_a2q_p']:.2f}x |"
+            f" {row['accumulators_32_bits_over_a2q_p']:.2f}x,"
+            f" {row['accumulators_hls4ml_auto_over_a2q_p']:.2f}x |"
+        )
+    return "\n".join(lines)
+
+
 def plot(results: dict, path: Path) -> None:
     """LUT + FF vs hidden P per accumulator choice (solid: total, dashed: accumulators only), and the
     3-seed A2Q+ accuracy on a second axis."""
@@ -257,6 +284,34 @@ def plot(results: dict, path: Path) -> None:
     figure.savefig(path, dpi=120)
 
 
+def flat_check(trained: dict, bits: int, labels: list[str], reuse_factor: int, family: str) -> dict:
+    """Synthesize designs at hidden P = ``bits`` flat (``keep_hierarchy`` removed: Yosys may optimize
+    across the multiplier and neuron modules) to compare with the hierarchical figures."""
+    from pipeline.rtl.folded import TOP, plan_folded, with_accumulators, write_folded
+    from pipeline.rtl.yosys import synthesize
+
+    base = trained["networks"][bits]
+    hidden = {layer.name: bits for layer in base.layers[1:]}
+    figures = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for label in labels:
+            choice = hidden if CHOICES[label] == "a2q_p" else CHOICES[label]
+            rtl = Path(scratch) / label / "rtl"
+            source = write_folded(plan_folded(with_accumulators(base, choice), reuse_factor), rtl)
+            source.write_text(source.read_text().replace("(* keep_hierarchy *)\n", ""))
+            result = synthesize(rtl, TOP, Path(scratch) / label / "yosys", family, SYNTH_OPTIONS)
+            figures[label] = {
+                "luts": result.luts,
+                "flip_flops": result.flip_flops,
+                "luts_plus_flip_flops": result.luts + result.flip_flops,
+                "carry": result.carry,
+                "brams": result.brams,
+                "yosys_seconds": round(result.seconds, 1),
+            }
+            print(f"flat P={bits} {label}: {figures[label]}", flush=True)
+    return figures
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--networks", type=Path, help="pickle of folded_training.py")
@@ -268,6 +323,8 @@ def main() -> int:
     parser.add_argument("--accuracy", type=Path, default=Path("benchmarks/results/a2q_sample.json"))
     parser.add_argument("--json", type=Path, default=Path("benchmarks/results/folded_accumulators.json"))
     parser.add_argument("--resume", action="store_true", help="keep finished designs of --json")
+    parser.add_argument("--flat-check", type=int, default=None, help="P: add flat syntheses to --json")
+    parser.add_argument("--flat-labels", nargs="+", default=list(CHOICES))
     parser.add_argument("--plot", type=Path, default=None, help="only draw this PNG from --json")
     args = parser.parse_args()
     if args.plot:  # recompute the summary of a finished (or partial) run and draw it
@@ -275,7 +332,19 @@ def main() -> int:
         summarize(results)
         args.json.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
         plot(results, args.plot)
+        print(markdown_table(results))
         print(json.dumps(results.get("goals"), indent=2))
+        return 0
+
+    if args.flat_check is not None:
+        results = json.loads(args.json.read_text())
+        trained = pickle.loads(args.networks.read_bytes())
+        flat = results.setdefault("flat_check", {"hidden_bits": args.flat_check, "designs": {}})
+        for label in args.flat_labels:
+            figures = flat_check(trained, args.flat_check, [label], args.reuse_factor, args.family)
+            flat["designs"].update(figures)
+            flat["command"] = "python benchmarks/bench_folded.py " + " ".join(sys.argv[1:])
+            args.json.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
         return 0
 
     import numpy as np
