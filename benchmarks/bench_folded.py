@@ -155,6 +155,38 @@ def _cost(design: dict, part: str | None = None) -> int:
     return design["breakdown"][part]["luts_plus_flip_flops"]
 
 
+def operating_point_details(designs: dict) -> dict:
+    """What the LUT + FF of the three designs at one P consist of (from the per-module costs): the
+    hidden layers' neurons (the only A2Q+-constrained accumulators), the input layer's neurons, the
+    multipliers (the same Verilog in every arm: their spread is ABC's), and the best ratio any
+    accumulator could give (accumulators costing nothing)."""
+
+    def neurons(design: dict, hidden: bool) -> int:
+        return sum(
+            figures["luts"] + figures["flip_flops"]
+            for name, figures in design["modules"].items()
+            if name.endswith("_neuron") and (name.split("_")[-2] != "layer1") == hidden
+        )
+
+    ours = designs["a2q_p"]
+    without_accumulators = _cost(ours) - _cost(ours, "accumulators")
+    details = {
+        "hidden_layer_neurons": {label: neurons(design, True) for label, design in designs.items()},
+        "input_layer_neurons": {label: neurons(design, False) for label, design in designs.items()},
+        "multipliers": {label: _cost(design, "multipliers") for label, design in designs.items()},
+        "rest": {label: _cost(design, "rest") for label, design in designs.items()},
+        "a2q_p_luts_plus_flip_flops_without_accumulators": without_accumulators,
+    }
+    for label in ("32_bits", "hls4ml_auto"):
+        details[f"hidden_layer_neurons_{label}_over_a2q_p"] = round(
+            details["hidden_layer_neurons"][label] / details["hidden_layer_neurons"]["a2q_p"], 3
+        )
+        details[f"ceiling_{label}_over_free_accumulators"] = round(
+            _cost(designs[label]) / without_accumulators, 3
+        )
+    return details
+
+
 def summarize(results: dict) -> None:
     """Ratios per P and the issue's goals at the narrowest P within 0.5 points of the unconstrained arm."""
     reference = results["accuracy_3_seeds"]["data_type"]["unconstrained"]["mean"]
@@ -213,6 +245,7 @@ def summarize(results: dict) -> None:
         "outside_multipliers_hls4ml_auto_over_a2q_p": best["outside_multipliers_hls4ml_auto_over_a2q_p"],
         "accumulators_32_bits_over_a2q_p": best["accumulators_32_bits_over_a2q_p"],
         "accumulators_hls4ml_auto_over_a2q_p": best["accumulators_hls4ml_auto_over_a2q_p"],
+        "at_the_operating_point": operating_point_details(results["designs"][str(best["hidden_bits"])]),
         "at_least_1_5x_vs_32_bits": best["total_32_bits_over_a2q_p"] >= 1.5,
         "at_least_1_2x_vs_hls4ml_auto": best["total_hls4ml_auto_over_a2q_p"] >= 1.2,
     }

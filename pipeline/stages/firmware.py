@@ -49,8 +49,7 @@ DEFAULT_CLOCK_PERIOD_NS = 5.0
 DEFAULT_PART = "xcvu13p-flga2577-2-e"
 FOLDED_SYNTH_OPTIONS: tuple[str, ...] = ("-nodsp", "-nowidelut")
 """Folded designs keep multipliers and accumulators in LUTs (FINN's LUT-based MVAU, the A2Q setting);
-``-nowidelut``: ABC maps to LUT6 only (with MUXF7-9 "wide LUTs" a 7x6 multiplier took 115 LUTs + 55
-MUXF, without 77 LUTs)."""
+``-nowidelut``: ABC maps to LUT6 only (with MUXF7-9 "wide LUTs" it mapped small multipliers larger)."""
 
 
 class Config(StrictModel):
