@@ -225,6 +225,17 @@ def summarize(results: dict) -> None:
         )
         rows.append(row)
     results["ratios"] = rows
+    flat = results.get("flat_check", {}).get("designs", {})
+    if "a2q_p" in flat:
+        results["flat_check"]["ratios_over_a2q_p"] = {
+            label: round(design["luts_plus_flip_flops"] / flat["a2q_p"]["luts_plus_flip_flops"], 3)
+            for label, design in flat.items()
+        }
+        hierarchical = results["designs"][str(results["flat_check"]["hidden_bits"])]
+        results["flat_check"]["flat_over_hierarchical"] = {
+            label: round(design["luts_plus_flip_flops"] / hierarchical[label]["luts_plus_flip_flops"], 3)
+            for label, design in flat.items()
+        }
     eligible = [row for row in rows if row["points_below_unconstrained"] is not None]
     eligible = [row for row in eligible if row["points_below_unconstrained"] <= 0.5]
     if not eligible:
