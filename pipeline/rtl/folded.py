@@ -17,8 +17,10 @@ nothing there. This module builds the folded architecture:
 * the result is ReLU'd (if the layer has it) and requantized to the output format with round half
   to even and saturation (QKeras ``quantized_relu``/``quantized_bits``, hls4ml ``AP_RND_CONV``,
   ``AP_SAT``), the formula of :func:`pipeline.deploy.emulator.round_half_even_shift`;
-* layers are chained with valid/ready handshakes; one Verilog file with one module per layer and
-  the top module :data:`TOP` per model.
+* layers are chained with valid/ready handshakes; one Verilog file per model with, per layer, a
+  layer module, its multiplier and neuron modules, and the top module :data:`TOP`;
+* weights come from ROMs read one cycle ahead (block RAM in synthesis), so the accumulator width P
+  changes only the neuron modules (:func:`cost_breakdown` splits Yosys' counts accordingly).
 
 Latency from the clock edge accepting a jet to the cycle showing its ``out_valid``: ``sum_k (C_k + 2)``
 cycles (per layer ``C_k`` MAC cycles, one to requantize into the output register, one to hand over),
@@ -29,6 +31,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,19 +71,27 @@ def hls4ml_accumulator_bits(layer: DenseLayer, input_format: FixedFormat) -> int
     return bits
 
 
-def with_accumulators(network: IntegerNetwork, choice: str | int) -> IntegerNetwork:
+def with_accumulators(network: IntegerNetwork, choice: str | int | Mapping[str, int]) -> IntegerNetwork:
     """``network`` with every layer's accumulator set by ``choice``.
 
     ``"network"``: keep the network's own (A2Q) widths, layers without one get hls4ml's automatic
     width; ``"hls4ml_auto"``: hls4ml's automatic width everywhere (:func:`hls4ml_accumulator_bits`);
-    an integer ``P``: ``P`` bits everywhere (e.g. 32, the A2Q papers' baseline). The accumulator
-    keeps ``f_x + f_w`` fractional bits; built with :func:`dataclasses.replace`.
+    an integer ``P``: ``P`` bits everywhere (e.g. 32, the A2Q papers' baseline); a mapping
+    ``{layer name: P}``: those layers at ``P``, the others at hls4ml's automatic width (an unknown
+    name is an error). The accumulator keeps ``f_x + f_w`` fractional bits; built with
+    :func:`dataclasses.replace`.
     """
+    if isinstance(choice, Mapping):
+        unknown = set(choice) - {layer.name for layer in network.layers}
+        if unknown:
+            raise ValueError(f"no layer named {sorted(unknown)} in the network")
     layers = []
     input_format = network.input_format
     for layer in network.layers:
         fractional_bits = input_format.fractional_bits + layer.weight_fractional_bits
-        if choice == "network" and layer.accumulator is not None:
+        if isinstance(choice, Mapping):
+            bits = choice.get(layer.name) or hls4ml_accumulator_bits(layer, input_format)
+        elif choice == "network" and layer.accumulator is not None:
             bits = layer.accumulator.bits
         elif choice in ("network", "hls4ml_auto"):
             bits = hls4ml_accumulator_bits(layer, input_format)
@@ -87,6 +99,8 @@ def with_accumulators(network: IntegerNetwork, choice: str | int) -> IntegerNetw
             bits = choice
         else:
             raise ValueError(f"unknown accumulator choice {choice!r}: 'network', 'hls4ml_auto' or bits >= 2")
+        if bits < 2:
+            raise ValueError(f"layer {layer.name}: accumulator bits must be >= 2, got {bits}")
         accumulator = FixedFormat(bits=bits, integer_bits=bits - fractional_bits, signed=True)
         layers.append(dataclasses.replace(layer, accumulator=accumulator))
         if layer.output is None and len(layers) < len(network.layers):
@@ -202,11 +216,85 @@ def plan_folded(network: IntegerNetwork, reuse_factor: int) -> FoldedPlan:
     return FoldedPlan(network=network, reuse_factor=reuse_factor, layers=tuple(layers))
 
 
-def write_folded(plan: FoldedPlan, rtl_dir: Path) -> Path:
-    """Write ``rtl_dir/src/folded_network.v`` (one file: a module per layer and the top)."""
+def write_folded(plan: FoldedPlan, rtl_dir: Path, rom_style: str = "block") -> Path:
+    """Write ``rtl_dir/src/folded_network.v`` (one file: the layers' modules and the top).
+
+    ``rom_style`` is the weight ROMs' ``rom_style`` attribute: ``"block"`` (block RAM, the default)
+    or ``"logic"`` (LUTs and an output register), see :mod:`pipeline.rtl.folded_verilog`."""
     from pipeline.rtl.folded_verilog import render_network
 
     source = Path(rtl_dir) / "src" / f"{TOP}.v"
     source.parent.mkdir(parents=True, exist_ok=True)
-    source.write_text(render_network(plan, TOP))
+    source.write_text(render_network(plan, TOP, rom_style))
     return source
+
+
+_MODULE_HEADER = re.compile(r"^=== (?P<name>.+) ===\s*$")
+_COUNT_LINE = re.compile(r"^\s+(?P<name>\S+)\s+(?P<count>\d+)\s*$")
+
+
+def module_costs(stat_text: str, top: str = TOP) -> dict[str, dict[str, int]]:
+    """Per module of Yosys ``stat`` text: ``instances`` (from the ``design hierarchy`` block, 1 for
+    ``top``) and the ``luts`` (with ``INV``), ``flip_flops``, ``carry`` and ``brams`` of all its
+    instances together (its own cells times its instance count)."""
+    modules: dict[str, dict[str, int]] = {}
+    instances: dict[str, int] = {}
+    current = None
+    for line in stat_text.splitlines():
+        header = _MODULE_HEADER.match(line)
+        if header:
+            current = header.group("name")
+            if current != "design hierarchy":
+                modules[current] = {}
+            continue
+        match = _COUNT_LINE.match(line)
+        if current is None or match is None:
+            continue
+        name, count = match.group("name"), int(match.group("count"))
+        if current == "design hierarchy":
+            if name in modules:
+                instances[name] = count
+        else:
+            modules[current][name] = count
+    if top not in modules:
+        raise ValueError(f"no module {top!r} in the yosys stat output")
+    instances[top] = 1
+    costs = {}
+    for module, cells in modules.items():
+        times = instances.get(module, 0)
+        figures = {"instances": times, "luts": 0, "flip_flops": 0, "carry": 0, "brams": 0}
+        for cell, count in cells.items():
+            if re.fullmatch(r"LUT\d|INV", cell):
+                figures["luts"] += times * count
+            elif cell.startswith("FD"):
+                figures["flip_flops"] += times * count
+            elif cell.startswith("CARRY"):
+                figures["carry"] += times * count
+            elif cell.startswith("RAMB"):
+                figures["brams"] += times * count
+        costs[module] = figures
+    return costs
+
+
+def cost_breakdown(stat_text: str, top: str = TOP) -> dict[str, dict[str, int]]:
+    """LUT, FF and CARRY of the folded design split into its parts, from Yosys ``stat`` text.
+
+    Parts: ``multipliers`` (the ``*_mul`` modules: independent of ``P``), ``accumulators`` (the
+    ``*_neuron`` modules: accumulator register, lane adders and requantizer, the only part ``P``
+    changes) and ``rest`` (the layers' control, input shift registers and output registers), each
+    summed over instances (:func:`module_costs`). LUTs include ``INV``; block RAMs (the weight ROMs)
+    are counted in ``rest`` as ``brams``.
+    """
+    names = ("multipliers", "accumulators", "rest")
+    parts = {part: {"luts": 0, "flip_flops": 0, "carry": 0, "brams": 0} for part in names}
+    for module, figures in module_costs(stat_text, top).items():
+        part = "rest"
+        if module.endswith("_mul"):
+            part = "multipliers"
+        elif module.endswith("_neuron"):
+            part = "accumulators"
+        for name in parts[part]:
+            parts[part][name] += figures[name]
+    for figures in parts.values():
+        figures["luts_plus_flip_flops"] = figures["luts"] + figures["flip_flops"]
+    return parts

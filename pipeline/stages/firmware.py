@@ -47,8 +47,9 @@ PER_MODEL = True  # one subdirectory per model, keyed per model (pipeline.stage_
 PACKAGES: tuple[str, ...] = ("da4ml", "hls4ml", "numpy", "tensorflow-cpu", "qkeras")
 DEFAULT_CLOCK_PERIOD_NS = 5.0
 DEFAULT_PART = "xcvu13p-flga2577-2-e"
-FOLDED_SYNTH_OPTIONS: tuple[str, ...] = ("-nodsp",)
-"""Folded designs keep multipliers and accumulators in LUTs (FINN's LUT-based MVAU, the A2Q setting)."""
+FOLDED_SYNTH_OPTIONS: tuple[str, ...] = ("-nodsp", "-nowidelut")
+"""Folded designs keep multipliers and accumulators in LUTs (FINN's LUT-based MVAU, the A2Q setting);
+``-nowidelut``: ABC maps to LUT6 only (with MUXF7-9 "wide LUTs" it mapped small multipliers larger)."""
 
 
 class Config(StrictModel):

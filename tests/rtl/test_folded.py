@@ -88,7 +88,97 @@ def test_accumulator_choices():
     assert with_accumulators(network, 32).layers[1].accumulator.bits == 32
     fractional = network.input_format.fractional_bits + layer.weight_fractional_bits
     assert kept.layers[0].accumulator.fractional_bits == fractional
+    mapped = with_accumulators(network, {"output": 9})  # named layers at P, the rest hls4ml's width
+    assert [layer.accumulator.bits for layer in mapped.layers] == [15, 9]
+    with pytest.raises(ValueError, match="no layer named"):
+        with_accumulators(network, {"dense_9": 9})
     with pytest.raises(ValueError):
         with_accumulators(network, "auto")
     with pytest.raises(ValueError):
         plan_folded(network, 4)  # the output layer has no accumulator width
+
+
+STAT_TEXT = """
+=== folded_network ===
+
+   Number of cells:                 12
+     FDRE                            5
+     LUT3                            2
+     RAMB18E2                        1
+     folded_network_layer1_mul       2
+     folded_network_layer1_neuron    1
+
+=== folded_network_layer1_mul ===
+
+   Number of cells:                  7
+     CARRY4                          1
+     LUT2                            4
+     LUT6                            2
+
+=== folded_network_layer1_neuron ===
+
+   Number of cells:                  9
+     CARRY4                          2
+     FDRE                           10
+     INV                             1
+     LUT4                            6
+
+=== design hierarchy ===
+
+   folded_network                    1
+     folded_network_layer1_mul       2
+     folded_network_layer1_neuron    1
+
+   Number of cells:                 37
+"""
+
+
+def test_cost_breakdown_counts_each_instance():
+    from pipeline.rtl.folded import cost_breakdown
+
+    parts = cost_breakdown(STAT_TEXT)
+    assert parts["multipliers"] == {
+        "luts": 12,
+        "flip_flops": 0,
+        "carry": 2,
+        "brams": 0,
+        "luts_plus_flip_flops": 12,
+    }
+    assert parts["accumulators"] == {
+        "luts": 7,
+        "flip_flops": 10,
+        "carry": 2,
+        "brams": 0,
+        "luts_plus_flip_flops": 17,
+    }
+    assert parts["rest"] == {"luts": 2, "flip_flops": 5, "carry": 0, "brams": 1, "luts_plus_flip_flops": 7}
+    with pytest.raises(ValueError):
+        cost_breakdown(STAT_TEXT, top="other_top")
+
+
+def _synthesize(network, root, rom_style="block"):
+    from pipeline.rtl.folded import TOP, cost_breakdown
+    from pipeline.rtl.yosys import synthesize
+
+    plan = plan_folded(network, reuse_factor=3)
+    write_folded(plan, root / "rtl", rom_style)
+    result = synthesize(root / "rtl", TOP, root / "yosys", "xcup", ("-nodsp", "-nowidelut"))
+    return result, cost_breakdown((root / "yosys" / "stat.txt").read_text())
+
+
+def test_yosys_roms_in_block_ram_and_p_changes_only_the_accumulators(tmp_path):
+    """Weight ROMs map to block RAM (no LUTs), the multipliers do not depend on P, the accumulators
+    grow with P; the whole design synthesizes in seconds (the flat ``case``-ROM netlist did not)."""
+    narrow, narrow_parts = _synthesize(with_accumulators(three_layer_network(8), "network"), tmp_path / "p8")
+    wide, wide_parts = _synthesize(with_accumulators(three_layer_network(8), 24), tmp_path / "p24")
+    assert narrow.brams == wide.brams > 0
+    multipliers = narrow_parts["multipliers"]["luts"]
+    assert multipliers > 0 and narrow_parts["multipliers"]["flip_flops"] == 0
+    assert abs(wide_parts["multipliers"]["luts"] - multipliers) <= 0.01 * multipliers  # ABC noise only
+    for figure in ("luts", "flip_flops"):
+        assert wide_parts["accumulators"][figure] > narrow_parts["accumulators"][figure]
+    assert narrow.luts == sum(part["luts"] for part in narrow_parts.values())
+    assert narrow.flip_flops == sum(part["flip_flops"] for part in narrow_parts.values())
+    assert "black- nor white-box" not in narrow.sta_text  # sta sees the flattened netlist
+    logic, _ = _synthesize(with_accumulators(three_layer_network(8), "network"), tmp_path / "logic", "logic")
+    assert logic.brams == 0 and logic.luts > narrow.luts
