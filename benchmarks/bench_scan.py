@@ -1,13 +1,23 @@
 """Benchmarks of ``trigger-pipeline scan`` (results in ``benchmarks/results/scan_*.json``).
 
-``--headline``: the scan of ``scan.yaml`` (>= 60 optuna trials on the bundled sample, Verilator +
-Yosys on the cheapest front points), compared with ``jet_dnn_q6_qap`` (20 353 Yosys LUTs, 30 ns in the
-README's default run). Writes ``scan_headline.json`` and ``scan_headline.parquet`` (the trials table).
+``--headline``: the scan of ``scan.yaml`` (60 optuna trials on the bundled sample, cheap trial budget,
+Verilator + Yosys on the cheapest front points above the floor), judged against ``jet_dnn_q6_qap``
+(20 353 Yosys LUTs in ``default_run.json``) with the latency by both measures: cycles x clock period
+and cycles x max(period, Yosys ``sta`` critical path). Writes ``scan_headline.json`` and
+``scan_headline.parquet`` (the trials table). Resumable: rerun to finish a cut scan (trial keys).
 
-``--throughput``: the same tiny scan (tests/scan/conftest.py's trial budget, 6 trials) with 1 and
-with 2 local workers, side by side; trials per hour, their ratio, the per-trial time split, and a
-projection (stated as such) for 1,000 trials on a 100-core HTCondor pool. Writes
-``scan_throughput.json``.
+``--confirm N``: the N cheapest synthesized front points retrained at the default run's full budget
+by the same trial code, then Verilator + Yosys (``scan_confirm.json``).
+
+``--throughput``: the same 4 trials (scan.yaml's space, a cheap budget) with 1 and with 2 local
+workers, one after the other; trials per hour, their ratio, the per-trial time split (wall and CPU),
+and a projection (stated as such) for 1,000 trials on a 100-core HTCondor pool
+(``scan_throughput.json``).
+
+``--pipelining TRIAL_DIR``: one trained design's firmware at several da4ml pipeline cutoffs (cycles
+against Yosys ``sta`` critical path; ``scan_pipelining.json``).
+
+``--time-split``: per-trial time split of the committed headline table (``scan_time_split.json``).
 """
 
 from __future__ import annotations
@@ -74,7 +84,13 @@ def headline(run_dir: Path, trials: int | None, firmware_points: int | None, flo
         "wall_seconds_this_invocation": round(time.time() - start, 1),
         "client_cpu_seconds_incl_local_workers": round(_cpu_seconds() - cpu, 1),
         "trial_seconds_sum": round(float(done["total_seconds"].sum()), 1),
-        "mean_trial_split_seconds": {phase: round(float(done[phase].mean()), 1) for phase in PHASES},
+        "mean_trial_split_wall_seconds": {phase: round(float(done[phase].mean()), 1) for phase in PHASES},
+        "mean_trial_cpu_seconds": round(float(done["cpu_seconds"].mean()), 1),
+        "projection_1000_trials_100_cores_hours": {
+            "stated_as": "projection, not a measurement: 1,000 trials of this budget, one single-threaded "
+            "worker per core, linear scaling, this scan's mean CPU time per trial",
+            "hours": round(1000 * float(done["cpu_seconds"].mean()) / 100 / 3600, 2),
+        },
         "baseline": BASELINE,
     }
     result.update(judge(summary["front"]))
@@ -131,14 +147,12 @@ def judge(front: list[dict]) -> dict:
 THROUGHPUT_BUDGET = {"train_jets": 10000, "epochs": 3, "prune_epochs": 1, "patience": 2}
 
 
-def _throughput_scan(directory: Path, workers: int, trials: int) -> dict:
+def _throughput_scan(loaded, directory: Path, workers: int, trials: int, reuse: bool) -> dict:
     """``trials`` random points of ``scan.yaml``'s space at :data:`THROUGHPUT_BUDGET`, on ``workers``
-    local workers."""
-    from pipeline.scan.config import load_scan
+    local workers (``reuse``: summarise the finished run left in ``directory`` instead)."""
     from pipeline.scan.runner import run_scan
     from pipeline.scan.table import read_table
 
-    loaded = load_scan(REPO / "scan.yaml")
     firmware = loaded.config.firmware.model_copy(update={"max_points": 0})
     cluster = loaded.config.cluster.model_copy(update={"workers": workers})
     budget = loaded.config.trial.model_copy(update=THROUGHPUT_BUDGET)
@@ -152,10 +166,12 @@ def _throughput_scan(directory: Path, workers: int, trials: int) -> dict:
             "trial": budget,
         }
     )
-    shutil.rmtree(directory, ignore_errors=True)
-    start = time.time()
-    run_scan(replace(loaded, config=config), directory, quiet=True)
-    wall = time.time() - start
+    wall = None
+    if not reuse:
+        shutil.rmtree(directory, ignore_errors=True)
+        start = time.time()
+        run_scan(replace(loaded, config=config), directory, quiet=True)
+        wall = round(time.time() - start, 1)
     table = read_table(directory / "scan").sort_values("number")
     # trials span: first trial start to last trial end (no cluster start-up, no data stage)
     span = float(table["finished_at"].max() - table["started_at"].min())
@@ -164,8 +180,10 @@ def _throughput_scan(directory: Path, workers: int, trials: int) -> dict:
         "trials": len(table),
         "done": int((table["status"] == "done").sum()),
         "keys": list(table["key"]),
-        "wall_seconds_incl_cluster_start_and_data_stage": round(wall, 1),
+        "wall_seconds_incl_cluster_start_and_data_stage": wall,
         "trials_span_seconds": round(span, 1),
+        # CPU the workers obtained over the span (the niced workers' share of the shared machine)
+        "cores_obtained": round(float(table["cpu_seconds"].sum()) / span, 2),
         "trials_per_hour": round(3600 * len(table) / span, 1),
         "mean_trial_split_seconds": {phase: round(float(table[phase].mean()), 2) for phase in PHASES},
         "mean_trial_seconds": round(float(table["total_seconds"].mean()), 2),
@@ -174,21 +192,24 @@ def _throughput_scan(directory: Path, workers: int, trials: int) -> dict:
     }
 
 
-def throughput(work: Path, trials: int) -> dict:
+def throughput(work: Path, trials: int, reuse: bool = False) -> dict:
     """The same ``trials`` trials with 1, then with 2 local workers; ratio and a stated projection."""
     from pipeline.scan.config import load_scan
 
-    budget = load_scan(REPO / "scan.yaml").config.trial.model_copy(update=THROUGHPUT_BUDGET).model_dump()
+    loaded = load_scan(REPO / "scan.yaml")  # once: both runs see the same space
+    budget = loaded.config.trial.model_copy(update=THROUGHPUT_BUDGET).model_dump()
     load_before = os.getloadavg()
-    runs = [_throughput_scan(work / f"workers_{workers}", workers, trials) for workers in (1, 2)]
+    runs = [
+        _throughput_scan(loaded, work / f"workers_{workers}", workers, trials, reuse) for workers in (1, 2)
+    ]
     ratio = runs[1]["trials_per_hour"] / runs[0]["trials_per_hour"]
     per_trial = runs[0]["mean_trial_cpu_seconds"]
     hours = 1000 * per_trial / 100 / 3600
     return {
         "command": "benchmarks/bench_scan.py " + " ".join(sys.argv[1:]),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores shared with other jobs (nice -n 10)",
-        "load_average_before": [round(value, 2) for value in load_before],
-        "load_average_after": [round(value, 2) for value in os.getloadavg()],
+        "load_average_before": None if reuse else [round(value, 2) for value in load_before],
+        "load_average_after": None if reuse else [round(value, 2) for value in os.getloadavg()],
         "note": f"the same {trials} trials (random points of scan.yaml's space, seed 5, a cheap trial "
         "budget: THROUGHPUT_BUDGET over scan.yaml's, no firmware flow) with 1 and then with 2 local Dask "
         "workers (one TensorFlow thread each), one run after the other; trials per hour over the span "
@@ -373,21 +394,24 @@ def time_split() -> dict:
     done = table[table["status"] == "done"]
     split = {phase: round(float(done[phase].mean()), 1) for phase in PHASES}
     mean = float(done["total_seconds"].mean())
+    cpu = float(done["cpu_seconds"].mean()) if "cpu_seconds" in done else None
     firmware = table["firmware_seconds"].dropna() if "firmware_seconds" in table else pd.Series(dtype=float)
     return {
         "command": "benchmarks/bench_scan.py --time-split",
-        "source": "benchmarks/results/scan_headline.parquet (wall times measured inside each trial)",
-        "conditions": "2 local workers on a 2-core machine shared with ~15 other busy processes "
-        "(load average 17-33): wall times are several times the CPU a trial needs on an idle core",
+        "source": "benchmarks/results/scan_headline.parquet (wall and CPU times measured inside each trial)",
+        "conditions": "2 local workers (nice -n 10) on a 2-core machine shared with the other jobs of the "
+        "session: wall times are several times the CPU time a trial needs on a core of its own",
         "trials": len(done),
-        "mean_trial_split_seconds": split,
-        "mean_trial_seconds": round(mean, 1),
-        "mean_firmware_seconds_per_front_point": round(float(firmware.mean()), 1) if len(firmware) else None,
+        "mean_trial_split_wall_seconds": split,
+        "mean_trial_wall_seconds": round(mean, 1),
+        "mean_trial_cpu_seconds": None if cpu is None else round(cpu, 1),
+        "mean_firmware_wall_seconds_per_point": round(float(firmware.mean()), 1) if len(firmware) else None,
         "projection": {
             "stated_as": "projection, not a measurement",
             "assumption": "1,000 trials of this budget on a 100-core HTCondor pool, one single-threaded "
-            "worker per core, independent trials (linear scaling), this machine's loaded per-trial wall time",
-            "hours": round(1000 * mean / 100 / 3600, 2),
+            "worker per core, independent trials (linear scaling), each taking this scan's mean CPU time "
+            "per trial (a core of its own); excludes queueing, worker start-up and the firmware flow",
+            "hours": None if cpu is None else round(1000 * cpu / 100 / 3600, 2),
         },
     }
 
@@ -398,6 +422,7 @@ def main() -> None:
     parser.add_argument("--throughput", action="store_true")
     parser.add_argument("--time-split", action="store_true")
     parser.add_argument("--throughput-trials", type=int, default=4)
+    parser.add_argument("--reuse", action="store_true", help="--throughput: summarise the runs in --work")
     parser.add_argument("--confirm", type=int, default=0, help="retrain N front points at full budget")
     parser.add_argument("--pipelining", type=Path, default=None, help="<run>/scan/trials/<key>")
     parser.add_argument("--levels-per-ns", type=float, nargs="+", default=[1.0, 0.6, 0.4, 0.2])
@@ -429,7 +454,17 @@ def main() -> None:
         (RESULTS / "scan_time_split.json").write_text(json.dumps(result, indent=2) + "\n")
         print(json.dumps(result, indent=2))
     if args.throughput:
-        result = throughput(args.work, args.throughput_trials)
+        previous_file = RESULTS / "scan_throughput.json"
+        previous = json.loads(previous_file.read_text()) if previous_file.is_file() else {}
+        result = throughput(args.work, args.throughput_trials, args.reuse)
+        if args.reuse and previous:  # the measured run's own conditions and command
+            result["measured_by"] = previous.get("measured_by", previous["command"])
+            for key in ("load_average_before", "load_average_after"):
+                result[key] = previous[key]
+            for run, old in zip(result["runs"], previous["runs"], strict=True):
+                run["wall_seconds_incl_cluster_start_and_data_stage"] = old[
+                    "wall_seconds_incl_cluster_start_and_data_stage"
+                ]
         (RESULTS / "scan_throughput.json").write_text(json.dumps(result, indent=2) + "\n")
         print(json.dumps(result, indent=2))
 
