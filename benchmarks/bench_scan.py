@@ -71,6 +71,8 @@ def headline(run_dir: Path, trials: int | None, firmware_points: int | None, flo
     summary = run_scan(loaded, run_dir)
     table = read_table(run_dir / "scan")
     shutil.copy(run_dir / "scan" / "trials.parquet", RESULTS / "scan_headline.parquet")
+    if (run_dir / "scan" / "accuracy_vs_luts.png").is_file():
+        shutil.copy(run_dir / "scan" / "accuracy_vs_luts.png", RESULTS / "scan_headline_accuracy_vs_luts.png")
     done = table[table["status"] == "done"]
     result = {
         "command": "benchmarks/bench_scan.py " + " ".join(sys.argv[1:]),
