@@ -265,7 +265,7 @@ def confirm(run_dir: Path, headline_result: dict, points: int) -> dict:
             "epochs": spec.training.epochs,
             "prune_epochs": spec.pruning.epochs if spec.pruning is not None else 1,
             "constrain_epochs": 10,
-            "batch_size": pipeline_config.train.batch_size_override or spec.training.batch_size,
+            "batch_size": pipeline_config.section("train").batch_size_override or spec.training.batch_size,
             "learning_rate": spec.training.learning_rate,
             "patience": spec.training.patience,
             "test_jets": None,
