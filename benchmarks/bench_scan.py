@@ -1,13 +1,23 @@
 """Benchmarks of ``trigger-pipeline scan`` (results in ``benchmarks/results/scan_*.json``).
 
-``--headline``: the scan of ``scan.yaml`` (>= 60 optuna trials on the bundled sample, Verilator +
-Yosys on the cheapest front points), compared with ``jet_dnn_q6_qap`` (20 353 Yosys LUTs, 30 ns in the
-README's default run). Writes ``scan_headline.json`` and ``scan_headline.parquet`` (the trials table).
+``--headline``: the scan of ``scan.yaml`` (60 optuna trials on the bundled sample, cheap trial budget,
+Verilator + Yosys on the cheapest front points above the floor), judged against ``jet_dnn_q6_qap``
+(20 353 Yosys LUTs in ``default_run.json``) with the latency by both measures: cycles x clock period
+and cycles x max(period, Yosys ``sta`` critical path). Writes ``scan_headline.json`` and
+``scan_headline.parquet`` (the trials table). Resumable: rerun to finish a cut scan (trial keys).
 
-``--throughput``: the same tiny scan (tests/scan/conftest.py's trial budget, 6 trials) with 1 and
-with 2 local workers, side by side; trials per hour, their ratio, the per-trial time split, and a
-projection (stated as such) for 1,000 trials on a 100-core HTCondor pool. Writes
-``scan_throughput.json``.
+``--confirm N``: the N cheapest synthesized front points retrained at the default run's full budget
+by the same trial code, then Verilator + Yosys (``scan_confirm.json``).
+
+``--throughput``: the same 4 trials (scan.yaml's space, a cheap budget) with 1 and with 2 local
+workers, one after the other; trials per hour, their ratio, the per-trial time split (wall and CPU),
+and a projection (stated as such) for 1,000 trials on a 100-core HTCondor pool
+(``scan_throughput.json``).
+
+``--pipelining TRIAL_DIR``: one trained design's firmware at several da4ml pipeline cutoffs (cycles
+against Yosys ``sta`` critical path; ``scan_pipelining.json``).
+
+``--time-split``: per-trial time split of the committed headline table (``scan_time_split.json``).
 """
 
 from __future__ import annotations
@@ -28,9 +38,11 @@ BASELINE = {
     "model": "jet_dnn_q6_qap",
     "yosys_luts": 20353,
     "accuracy": 0.7320,
-    "latency_ns": 30.0,
+    "latency_cycles": 6,
+    "latency_ns_cycles_x_period": 30.0,
+    "latency_ns_sta": 94.2,
     "float_accuracy": 0.7339,
-    "source": "README results table (runs/default/report/metrics.json)",
+    "source": "benchmarks/results/default_run.json (bench_default_run.py --fresh --readme)",
 }
 PHASES = ("train_seconds", "prune_seconds", "constrain_seconds", "evaluate_seconds", "estimate_seconds")
 
@@ -59,88 +71,320 @@ def headline(run_dir: Path, trials: int | None, firmware_points: int | None, flo
     summary = run_scan(loaded, run_dir)
     table = read_table(run_dir / "scan")
     shutil.copy(run_dir / "scan" / "trials.parquet", RESULTS / "scan_headline.parquet")
-    floor = BASELINE["float_accuracy"] - 0.01
-    qualifying = [
-        point
-        for point in summary["front"]
-        if point["yosys_luts"] is not None
-        and point["accuracy"] >= floor
-        and point["latency_ns"] <= 25.0
-        and point["verilator_mismatched_jets"] == 0
-    ]
-    best = min(qualifying, key=lambda point: point["yosys_luts"]) if qualifying else None
+    if (run_dir / "scan" / "accuracy_vs_luts.png").is_file():
+        shutil.copy(run_dir / "scan" / "accuracy_vs_luts.png", RESULTS / "scan_headline_accuracy_vs_luts.png")
     done = table[table["status"] == "done"]
-    return {
+    result = {
         "command": "benchmarks/bench_scan.py " + " ".join(sys.argv[1:]),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores shared with other jobs",
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores shared with other jobs (nice -n 10)",
         "scan_config": "scan.yaml",
         "trial_budget": summary["trial_budget"],
         "trials_planned_in_scan_yaml": planned,
         "trials": summary["trials"],
         "done": summary["done"],
         "failed": summary["failed"],
-        "wall_seconds": round(time.time() - start, 1),
+        "wall_seconds_this_invocation": round(time.time() - start, 1),
         "client_cpu_seconds_incl_local_workers": round(_cpu_seconds() - cpu, 1),
         "trial_seconds_sum": round(float(done["total_seconds"].sum()), 1),
+        "mean_trial_split_wall_seconds": {phase: round(float(done[phase].mean()), 1) for phase in PHASES},
+        "mean_trial_cpu_seconds": round(float(done["cpu_seconds"].mean()), 1),
+        "projection_1000_trials_100_cores_hours": {
+            "stated_as": "projection, not a measurement: 1,000 trials of this budget, one single-threaded "
+            "worker per core, linear scaling, this scan's mean CPU time per trial",
+            "hours": round(1000 * float(done["cpu_seconds"].mean()) / 100 / 3600, 2),
+        },
         "baseline": BASELINE,
-        "criterion": "front point with Yosys LUTs <= baseline / 4, accuracy >= float - 1 point, "
-        "latency <= 25 ns, "
-        "0 Verilator mismatches",
+    }
+    result.update(judge(summary["front"]))
+    result.update(front=summary["front"], da4ml_vs_yosys=summary["da4ml_vs_yosys"], best_spec=summary["best"])
+    return result
+
+
+def judge(front: list[dict]) -> dict:
+    """The headline criterion on the synthesized front points, with each latency measure separately.
+
+    Latency by the scan's measure: da4ml pipeline stages x the 5 ns period (``latency_ns``). By the
+    firmware stage's measure: stages x max(period, Yosys ``sta`` critical path) (``latency_ns_sta``,
+    :mod:`pipeline.rtl.timing`'s delay model, an upper estimate).
+    """
+    floor = BASELINE["float_accuracy"] - 0.01
+    budget = BASELINE["yosys_luts"] / 4.0
+    checked = []
+    for point in front:
+        if point["yosys_luts"] is None:
+            continue
+        checks = {
+            "accuracy_ge_float_minus_1": point["accuracy"] >= floor,
+            "yosys_luts_le_baseline_over_4": point["yosys_luts"] <= budget,
+            "latency_cycles_x_period_le_25ns": point["latency_ns"] <= 25.0,
+            "latency_sta_le_25ns": point["latency_ns_sta"] is not None and point["latency_ns_sta"] <= 25.0,
+            "verilator_exact": point["verilator_mismatched_jets"] == 0,
+        }
+        checked.append({"key": point["key"], **checks})
+    by_period = [
+        point
+        for point, checks in zip([p for p in front if p["yosys_luts"] is not None], checked, strict=True)
+        if all(value for name, value in checks.items() if name != "latency_sta_le_25ns")
+    ]
+    by_sta = [point for point in by_period if (point["latency_ns_sta"] or float("inf")) <= 25.0]
+    best = min(by_period, key=lambda point: point["yosys_luts"]) if by_period else None
+    reduction = None if best is None else round(BASELINE["yosys_luts"] / best["yosys_luts"], 2)
+    return {
+        "criterion": "front point with Yosys LUTs <= baseline / 4, accuracy (scan budget, integer emulator, "
+        "10 000 test jets) >= float - 1 point, latency <= 25 ns, 0 Verilator mismatches; latency judged "
+        "by two measures: cycles x 5 ns period (the scan's) and cycles x max(period, Yosys sta critical "
+        "path) (the firmware stage's, pipeline.rtl.timing delay model)",
+        "synthesized_points_checked": checked,
         "headline_point": best,
-        "lut_reduction_vs_baseline": None
-        if best is None
-        else round(BASELINE["yosys_luts"] / best["yosys_luts"], 2),
-        "met": best is not None and BASELINE["yosys_luts"] / best["yosys_luts"] >= 4.0,
-        "front": summary["front"],
-        "da4ml_vs_yosys": summary["da4ml_vs_yosys"],
-        "best_spec": summary["best"],
+        "lut_reduction_vs_baseline": reduction,
+        "met_with_latency_cycles_x_period": best is not None,
+        "met_with_latency_sta": bool(by_sta),
+        "stretch_8x_met_with_latency_cycles_x_period": any(
+            BASELINE["yosys_luts"] / point["yosys_luts"] >= 8.0 for point in by_period
+        ),
     }
 
 
-def _tiny_scan(directory: Path, workers: int) -> dict:
-    sys.path.insert(0, str(REPO))
-    from pipeline.scan.config import load_scan
+#: The throughput benchmark's cheap trial (the scan's code and space, a smaller budget).
+THROUGHPUT_BUDGET = {"train_jets": 10000, "epochs": 3, "prune_epochs": 1, "patience": 2}
+
+
+def _throughput_scan(loaded, directory: Path, workers: int, trials: int, reuse: bool) -> dict:
+    """``trials`` random points of ``scan.yaml``'s space at :data:`THROUGHPUT_BUDGET`, on ``workers``
+    local workers (``reuse``: summarise the finished run left in ``directory`` instead)."""
     from pipeline.scan.runner import run_scan
     from pipeline.scan.table import read_table
-    from tests.scan.conftest import write_scan
 
-    path = write_scan(
-        directory,
-        trials=6,
-        cluster={"kind": "local", "workers": workers},
-        space={"input_bits": [6, 8, 10], "weight_bits": [3, 4, 6], "width_multiplier": [0.125, 0.25]},
+    firmware = loaded.config.firmware.model_copy(update={"max_points": 0})
+    cluster = loaded.config.cluster.model_copy(update={"workers": workers})
+    budget = loaded.config.trial.model_copy(update=THROUGHPUT_BUDGET)
+    config = loaded.config.model_copy(
+        update={
+            "strategy": "random",
+            "trials": trials,
+            "seed": 5,
+            "firmware": firmware,
+            "cluster": cluster,
+            "trial": budget,
+        }
     )
-    start = time.time()
-    run_scan(load_scan(path), directory / "run", quiet=True)
-    wall = time.time() - start
-    table = read_table(directory / "run" / "scan")
+    wall = None
+    if not reuse:
+        shutil.rmtree(directory, ignore_errors=True)
+        start = time.time()
+        run_scan(replace(loaded, config=config), directory, quiet=True)
+        wall = round(time.time() - start, 1)
+    table = read_table(directory / "scan").sort_values("number")
+    # trials span: first trial start to last trial end (no cluster start-up, no data stage)
+    span = float(table["finished_at"].max() - table["started_at"].min())
     return {
         "workers": workers,
         "trials": len(table),
-        "wall_seconds": round(wall, 1),
-        "trials_per_hour": round(3600 * len(table) / wall, 1),
+        "done": int((table["status"] == "done").sum()),
+        "keys": list(table["key"]),
+        "wall_seconds_incl_cluster_start_and_data_stage": wall,
+        "trials_span_seconds": round(span, 1),
+        # CPU the workers obtained over the span (the niced workers' share of the shared machine)
+        "cores_obtained": round(float(table["cpu_seconds"].sum()) / span, 2),
+        "trials_per_hour": round(3600 * len(table) / span, 1),
         "mean_trial_split_seconds": {phase: round(float(table[phase].mean()), 2) for phase in PHASES},
         "mean_trial_seconds": round(float(table["total_seconds"].mean()), 2),
+        "mean_trial_cpu_seconds": round(float(table["cpu_seconds"].mean()), 2),
+        "workers_used": sorted(set(table["worker"])),
     }
 
 
-def throughput(work: Path) -> dict:
-    runs = [_tiny_scan(work / f"workers_{workers}", workers) for workers in (1, 2)]
+def throughput(work: Path, trials: int, reuse: bool = False) -> dict:
+    """The same ``trials`` trials with 1, then with 2 local workers; ratio and a stated projection."""
+    from pipeline.scan.config import load_scan
+
+    loaded = load_scan(REPO / "scan.yaml")  # once: both runs see the same space
+    budget = loaded.config.trial.model_copy(update=THROUGHPUT_BUDGET).model_dump()
+    load_before = os.getloadavg()
+    runs = [
+        _throughput_scan(loaded, work / f"workers_{workers}", workers, trials, reuse) for workers in (1, 2)
+    ]
     ratio = runs[1]["trials_per_hour"] / runs[0]["trials_per_hour"]
-    per_trial = runs[0]["mean_trial_seconds"]
+    per_trial = runs[0]["mean_trial_cpu_seconds"]
+    hours = 1000 * per_trial / 100 / 3600
     return {
-        "command": "benchmarks/bench_scan.py --throughput",
-        "note": "tiny trials (600 training jets, 1 epoch per phase, 16-8-8-5 network), "
-        "the same 6 trials with 1 "
-        "and with 2 local workers, run one after the other on a 2-core machine shared with other jobs",
+        "command": "benchmarks/bench_scan.py " + " ".join(sys.argv[1:]),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores shared with other jobs (nice -n 10)",
+        "load_average_before": None if reuse else [round(value, 2) for value in load_before],
+        "load_average_after": None if reuse else [round(value, 2) for value in os.getloadavg()],
+        "note": f"the same {trials} trials (random points of scan.yaml's space, seed 5, a cheap trial "
+        "budget: THROUGHPUT_BUDGET over scan.yaml's, no firmware flow) with 1 and then with 2 local Dask "
+        "workers (one TensorFlow thread each), one run after the other; trials per hour over the span "
+        "first trial start -> last trial end",
+        "trial_budget": budget,
+        "same_trials_in_both_runs": runs[0]["keys"] == runs[1]["keys"],
         "runs": runs,
         "ratio_2_vs_1_workers": round(ratio, 2),
+        "parallel_efficiency_2_workers": round(ratio / 2, 2),
         "projection": {
             "stated_as": "projection, not a measurement",
-            "assumption": "1,000 headline-budget trials, one single-threaded worker per core, 100 cores, "
-            "linear scaling (trials are independent), per-trial time of the headline scan",
+            "assumption": "1,000 trials of this budget on a 100-core HTCondor pool, one single-threaded "
+            "worker per core (dask-jobqueue HTCondorCluster), independent trials (linear scaling), each "
+            "taking the mean CPU time of a trial measured here (i.e. a core of its own); excludes job "
+            "queueing, worker start-up and the front's firmware flow",
+            "mean_trial_cpu_seconds": per_trial,
+            "hours_for_1000_trials_on_100_cores": round(hours, 2),
         },
-        "mean_trial_seconds_one_worker": per_trial,
+    }
+
+
+def confirm(run_dir: Path, headline_result: dict, points: int) -> dict:
+    """Retrain the cheapest synthesized front points at the default run's full budget, then build them.
+
+    The scan's trials use a cheap budget (``scan.yaml: trial``); the design it ships is trained by
+    ``trigger-pipeline run`` with the spec's own budget and ``pipeline.yaml``'s batch size. This runs
+    the same trial code (:func:`pipeline.scan.trial.run_trial`) with that budget on the point's
+    resolved spec, and the same firmware flow (:func:`pipeline.scan.firmware.run_firmware`), two
+    points at a time on a local Dask cluster; the figures are those of the retrained model.
+    """
+    from pipeline.config import load_config
+    from pipeline.engine import ClusterConfig, TaskStream, dask_client
+    from pipeline.models.spec import parse_spec
+    from pipeline.scan.config import load_scan
+    from pipeline.scan.firmware import FirmwareTask, run_firmware
+    from pipeline.scan.table import read_table
+    from pipeline.scan.trial import TrialTask, run_trial
+
+    loaded = load_scan(REPO / "scan.yaml")
+    pipeline_config = load_config(loaded.pipeline_config)
+    table = read_table(run_dir / "scan").set_index("key")
+    synthesized = [point for point in headline_result["front"] if point["yosys_luts"] is not None]
+    chosen = sorted(synthesized, key=lambda point: point["yosys_luts"])[:points]
+    data_dir = (run_dir / "data").resolve()
+    tasks = []
+    for index, point in enumerate(chosen):
+        spec_dict = json.loads(table.loc[point["key"], "spec"])
+        spec = parse_spec(spec_dict, "confirm")
+        settings = {
+            "train_jets": None,
+            "epochs": spec.training.epochs,
+            "prune_epochs": spec.pruning.epochs if spec.pruning is not None else 1,
+            "constrain_epochs": 10,
+            "batch_size": pipeline_config.section("train").batch_size_override or spec.training.batch_size,
+            "learning_rate": spec.training.learning_rate,
+            "patience": spec.training.patience,
+            "test_jets": None,
+        }
+        tasks.append(
+            TrialTask(
+                key=point["key"],
+                number=index,
+                point=json.loads(point["params"]),
+                spec=spec_dict,
+                data_dir=str(data_dir),
+                trial_dir=str((run_dir / "scan" / "confirm" / point["key"]).resolve()),
+                settings=settings,
+                firmware=loaded.config.firmware.model_dump(),
+                seed=pipeline_config.seed,
+            )
+        )
+    rows: dict[str, dict] = {}
+    with dask_client(ClusterConfig(kind="local", workers=2)) as client:
+        stream = TaskStream(client, run_trial)
+        for task in tasks:
+            stream.submit(task)
+        builds = TaskStream(client, run_firmware)
+        while len(stream):
+            task, row, error = stream.next()
+            rows[task.key] = {"scan_point": next(p for p in chosen if p["key"] == task.key), "retrained": row}
+            if error is not None:
+                rows[task.key]["error"] = f"worker lost: {error}"
+            if row is not None and row["status"] == "done":
+                firmware = loaded.config.firmware.model_dump()
+                builds.submit(FirmwareTask(task.key, task.trial_dir, str(data_dir), firmware))
+        while len(builds):
+            task, record, error = builds.next()
+            rows[task.key]["firmware"] = record if error is None else {"firmware_error": str(error)}
+    floor = BASELINE["float_accuracy"] - 0.01
+    results = []
+    for key, entry in rows.items():
+        row, firmware = entry["retrained"] or {}, entry.get("firmware") or {}
+        luts = firmware.get("yosys_luts")
+        results.append(
+            {
+                **entry,
+                "settings": next(task.settings for task in tasks if task.key == key),
+                "accuracy_ge_float_minus_1": row.get("accuracy", 0.0) >= floor,
+                "yosys_luts_le_baseline_over_4": luts is not None and luts <= BASELINE["yosys_luts"] / 4,
+                "lut_reduction_vs_baseline": None if not luts else round(BASELINE["yosys_luts"] / luts, 2),
+                "latency_cycles_x_period_le_25ns": row.get("latency_ns", 1e9) <= 25.0,
+                "latency_sta_le_25ns": (firmware.get("latency_ns_sta") or 1e9) <= 25.0,
+                "verilator_exact": firmware.get("verilator_mismatched_jets") == 0,
+            }
+        )
+    return {
+        "command": "benchmarks/bench_scan.py " + " ".join(sys.argv[1:]),
+        "note": "the cheapest synthesized front points of scan_headline.json retrained with the default "
+        "run's budget (spec epochs, learning rate, patience, prune epochs; pipeline.yaml's batch size) by "
+        "the scan's own trial code, then Verilator + Yosys; accuracy of the integer emulator on all "
+        "10 000 test jets",
+        "baseline": BASELINE,
+        "points": results,
+    }
+
+
+def pipelining(trial_dir: Path, levels_per_ns: tuple[float, ...]) -> dict:
+    """One trained design's firmware at several da4ml pipeline cutoffs (adder levels per stage).
+
+    Fewer adder levels per stage (``latency_cutoff_for_clock``: period x ``adder_levels_per_ns``)
+    means more stages (cycles) with a shorter register-to-register path; Yosys ``sta`` measures the
+    path with :mod:`pipeline.rtl.timing`'s delay model (unchanged here). Verilator checks each
+    variant bit-exact against the emulator.
+    """
+    from pipeline.scan.config import load_scan
+    from pipeline.scan.firmware import FirmwareTask, run_firmware
+
+    loaded = load_scan(REPO / "scan.yaml")
+    base = loaded.config.firmware.model_dump()
+    data_dir = trial_dir.parents[2] / "data"
+    rows = []
+    for value in levels_per_ns:
+        firmware = {**base, "adder_levels_per_ns": value}
+        started = time.time()
+        record = run_firmware(FirmwareTask(trial_dir.name, str(trial_dir), str(data_dir), firmware))
+        firmware_json = trial_dir / "firmware" / "firmware.json"
+        design = json.loads(firmware_json.read_text())["design"] if firmware_json.is_file() else {}
+        rows.append(
+            {
+                "adder_levels_per_ns": value,
+                "adder_levels_per_stage": max(1.0, float(int(base["clock_period_ns"] * value))),
+                "cycles": record.get("firmware_cycles"),
+                "latency_ns_cycles_x_period": None
+                if record.get("firmware_cycles") is None
+                else record["firmware_cycles"] * base["clock_period_ns"],
+                "sta_critical_path_ns": record.get("sta_critical_path_ns"),
+                "sta_max_clock_mhz": record.get("sta_max_clock_mhz"),
+                "sta_lut_levels": record.get("sta_lut_levels"),
+                "latency_ns_sta": record.get("latency_ns_sta"),
+                "yosys_luts": record.get("yosys_luts"),
+                "yosys_flip_flops": record.get("yosys_flip_flops"),
+                "verilator_jets": record.get("verilator_jets"),
+                "verilator_mismatched_jets": record.get("verilator_mismatched_jets"),
+                "firmware_error": record.get("firmware_error"),
+                "design": design,
+                "seconds": round(time.time() - started, 1),
+            }
+        )
+        (RESULTS / "scan_pipelining.json").write_text(  # partial results as it goes
+            json.dumps(_pipelining_result(trial_dir, rows), indent=2) + "\n"
+        )
+    return _pipelining_result(trial_dir, rows)
+
+
+def _pipelining_result(trial_dir: Path, rows: list[dict]) -> dict:
+    return {
+        "command": "benchmarks/bench_scan.py " + " ".join(sys.argv[1:]),
+        "design": trial_dir.name,
+        "spec": (trial_dir / "spec.yaml").read_text() if (trial_dir / "spec.yaml").is_file() else None,
+        "note": "the same trained model, da4ml pipelined at several cutoffs; latency_ns_sta = cycles x "
+        "max(5 ns, Yosys sta critical path) with pipeline.rtl.timing's delay model (Artix-7 -1 cell "
+        "arcs, routing as UG949's route-dominated share; unchanged)",
+        "variants": rows,
     }
 
 
@@ -152,21 +396,24 @@ def time_split() -> dict:
     done = table[table["status"] == "done"]
     split = {phase: round(float(done[phase].mean()), 1) for phase in PHASES}
     mean = float(done["total_seconds"].mean())
+    cpu = float(done["cpu_seconds"].mean()) if "cpu_seconds" in done else None
     firmware = table["firmware_seconds"].dropna() if "firmware_seconds" in table else pd.Series(dtype=float)
     return {
         "command": "benchmarks/bench_scan.py --time-split",
-        "source": "benchmarks/results/scan_headline.parquet (wall times measured inside each trial)",
-        "conditions": "2 local workers on a 2-core machine shared with ~15 other busy processes "
-        "(load average 17-33): wall times are several times the CPU a trial needs on an idle core",
+        "source": "benchmarks/results/scan_headline.parquet (wall and CPU times measured inside each trial)",
+        "conditions": "2 local workers (nice -n 10) on a 2-core machine shared with the other jobs of the "
+        "session: wall times are several times the CPU time a trial needs on a core of its own",
         "trials": len(done),
-        "mean_trial_split_seconds": split,
-        "mean_trial_seconds": round(mean, 1),
-        "mean_firmware_seconds_per_front_point": round(float(firmware.mean()), 1) if len(firmware) else None,
+        "mean_trial_split_wall_seconds": split,
+        "mean_trial_wall_seconds": round(mean, 1),
+        "mean_trial_cpu_seconds": None if cpu is None else round(cpu, 1),
+        "mean_firmware_wall_seconds_per_point": round(float(firmware.mean()), 1) if len(firmware) else None,
         "projection": {
             "stated_as": "projection, not a measurement",
             "assumption": "1,000 trials of this budget on a 100-core HTCondor pool, one single-threaded "
-            "worker per core, independent trials (linear scaling), this machine's loaded per-trial wall time",
-            "hours": round(1000 * mean / 100 / 3600, 2),
+            "worker per core, independent trials (linear scaling), each taking this scan's mean CPU time "
+            "per trial (a core of its own); excludes queueing, worker start-up and the firmware flow",
+            "hours": None if cpu is None else round(1000 * cpu / 100 / 3600, 2),
         },
     }
 
@@ -176,6 +423,11 @@ def main() -> None:
     parser.add_argument("--headline", action="store_true")
     parser.add_argument("--throughput", action="store_true")
     parser.add_argument("--time-split", action="store_true")
+    parser.add_argument("--throughput-trials", type=int, default=4)
+    parser.add_argument("--reuse", action="store_true", help="--throughput: summarise the runs in --work")
+    parser.add_argument("--confirm", type=int, default=0, help="retrain N front points at full budget")
+    parser.add_argument("--pipelining", type=Path, default=None, help="<run>/scan/trials/<key>")
+    parser.add_argument("--levels-per-ns", type=float, nargs="+", default=[1.0, 0.6, 0.4, 0.2])
     parser.add_argument("--trials", type=int, default=None, help="override scan.yaml's budget")
     parser.add_argument("--firmware-points", type=int, default=None, help="override firmware.max_points")
     parser.add_argument("--accuracy-floor", type=float, default=None, help="override accuracy_floor")
@@ -186,19 +438,35 @@ def main() -> None:
     if args.headline:
         result = headline(args.run_dir, args.trials, args.firmware_points, args.accuracy_floor)
         (RESULTS / "scan_headline.json").write_text(json.dumps(result, indent=2) + "\n")
-        print(json.dumps({key: result[key] for key in ("trials", "done", "headline_point", "met")}, indent=2))
+        keys = ("trials", "done", "headline_point", "met_with_latency_cycles_x_period")
+        keys += ("met_with_latency_sta",)
+        print(json.dumps({key: result[key] for key in keys}, indent=2))
+    if args.confirm:
+        headline_result = json.loads((RESULTS / "scan_headline.json").read_text())
+        result = confirm(args.run_dir, headline_result, args.confirm)
+        (RESULTS / "scan_confirm.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+        print(json.dumps(result["points"], indent=2, default=str))
+    if args.pipelining is not None:
+        result = pipelining(args.pipelining.resolve(), tuple(args.levels_per_ns))
+        (RESULTS / "scan_pipelining.json").write_text(json.dumps(result, indent=2) + "\n")
+        rows = [{k: v for k, v in row.items() if k != "design"} for row in result["variants"]]
+        print(json.dumps(rows, indent=2))
     if args.time_split:
         result = time_split()
         (RESULTS / "scan_time_split.json").write_text(json.dumps(result, indent=2) + "\n")
         print(json.dumps(result, indent=2))
     if args.throughput:
-        result = throughput(args.work)
-        headline_file = RESULTS / "scan_headline.json"
-        if headline_file.is_file():
-            data = json.loads(headline_file.read_text())
-            seconds = data["trial_seconds_sum"] / max(1, data["done"])
-            result["projection"]["headline_mean_trial_seconds"] = round(seconds, 1)
-            result["projection"]["hours_for_1000_trials_on_100_cores"] = round(1000 * seconds / 100 / 3600, 2)
+        previous_file = RESULTS / "scan_throughput.json"
+        previous = json.loads(previous_file.read_text()) if previous_file.is_file() else {}
+        result = throughput(args.work, args.throughput_trials, args.reuse)
+        if args.reuse and previous:  # the measured run's own conditions and command
+            result["measured_by"] = previous.get("measured_by", previous["command"])
+            for key in ("load_average_before", "load_average_after"):
+                result[key] = previous[key]
+            for run, old in zip(result["runs"], previous["runs"], strict=True):
+                run["wall_seconds_incl_cluster_start_and_data_stage"] = old[
+                    "wall_seconds_incl_cluster_start_and_data_stage"
+                ]
         (RESULTS / "scan_throughput.json").write_text(json.dumps(result, indent=2) + "\n")
         print(json.dumps(result, indent=2))
 

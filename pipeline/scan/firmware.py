@@ -2,7 +2,10 @@
 
 It is the firmware stage's per-model body, :func:`pipeline.stages.firmware.build_one` (da4ml RTL,
 Verilator simulation bit-exact against :mod:`pipeline.deploy.emulator`, Yosys ``synth_xilinx``),
-applied to the model the trial saved. The record sets the da4ml estimate next to Yosys' LUTs.
+applied to the model the trial saved. The record sets the da4ml estimate next to Yosys' LUTs, and the
+trial's latency (pipeline stages x clock period) next to the one Yosys ``sta`` gives
+(:mod:`pipeline.rtl.timing`): the critical path of the deepest stage, the clock it allows, and
+``latency_ns_sta = cycles x max(clock period, critical path)`` (the firmware stage's latency).
 """
 
 from __future__ import annotations
@@ -61,12 +64,21 @@ def run_firmware(task: FirmwareTask) -> dict[str, Any]:
             json.dumps(result, indent=2, sort_keys=True) + "\n"
         )
         synthesis = result["synthesis"] or {}
+        timing = result.get("timing") or {}
+        cycles = float(result["design"]["cycles"])
+        critical_path = float(timing.get("critical_path_ns", float("nan")))
+        period = task.firmware["clock_period_ns"]
         record.update(
             yosys_luts=float(synthesis["luts"]) if "luts" in synthesis else float("nan"),
             yosys_flip_flops=float(synthesis.get("flip_flops", float("nan"))),
             verilator_jets=float(result["bit_exact"]["samples"]),
             verilator_mismatched_jets=float(result["bit_exact"]["mismatched_samples"]),
-            firmware_cycles=float(result["design"]["cycles"]),
+            firmware_cycles=cycles,
+            sta_critical_path_ns=critical_path,
+            sta_max_clock_mhz=float(timing.get("max_clock_mhz", float("nan"))),
+            sta_lut_levels=float(timing.get("lut_levels", float("nan"))),
+            sta_meets_clock=float(bool(timing.get("meets_clock", False))) if timing else float("nan"),
+            latency_ns_sta=cycles * max(period, critical_path) if timing else float("nan"),
             firmware_error="",
         )
     except Exception as error:

@@ -4,7 +4,9 @@
   line, Yosys LUTs of the synthesized front points, the accuracy floor;
 * ``accuracy_vs_latency.png``: accuracy against latency (cycles at the clock), front marked;
 * ``parameter_effects.png``: per scanned parameter, accuracy and LUTs of each trial by its value;
-* ``front.md``: the front points (parameters, accuracy, LUTs da4ml / Yosys, latency, bit-exactness);
+* ``front.md``: the front points (parameters, accuracy, LUTs da4ml / Yosys, latency as cycles x period
+  and, for synthesized points, Yosys ``sta``'s critical path and cycles x max(period, critical path),
+  bit-exactness);
 * ``summary.json``: counts, the front, the best point and da4ml-vs-Yosys per synthesized point;
 * ``<best_model_name>.yaml``: the best point under ``accuracy_floor`` as a model spec.
 """
@@ -30,6 +32,11 @@ FRONT_FIELDS = (
     "latency_ns",
     "verilator_mismatched_jets",
     "verilator_jets",
+    "firmware_cycles",
+    "sta_critical_path_ns",
+    "sta_max_clock_mhz",
+    "sta_lut_levels",
+    "latency_ns_sta",
     "firmware_error",
     "params",
 )
@@ -107,15 +114,20 @@ def _text(value: Any) -> str:
 def front_markdown(front: pd.DataFrame) -> str:
     """The front as a Markdown table."""
     lines = [
-        "| key | accuracy | LUTs (da4ml) | LUTs (Yosys) | latency | RTL mismatches | parameters |",
-        "|---|---|---|---|---|---|---|",
+        "| key | accuracy | LUTs (da4ml) | LUTs (Yosys) | latency (cycles x period) | critical path (sta) "
+        "| latency (cycles x max(period, critical path)) | RTL mismatches | parameters |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for _, row in front.sort_values("luts").iterrows():
         yosys = _text(row.get("yosys_luts"))
         mismatches = _text(row.get("verilator_mismatched_jets"))
+        critical = row.get("sta_critical_path_ns")
+        critical = "-" if critical is None or pd.isna(critical) else f"{critical:.1f} ns"
+        sta_latency = _text(row.get("latency_ns_sta"))
         lines.append(
             f"| {row['key'][:10]} | {100 * row['accuracy']:.2f} % | {row['luts']:.0f} | "
-            f"{yosys} | {int(row['latency_cycles'])} cycles, {row['latency_ns']:.0f} ns | {mismatches} | "
+            f"{yosys} | {int(row['latency_cycles'])} cycles, {row['latency_ns']:.0f} ns | {critical} | "
+            f"{sta_latency if sta_latency == '-' else sta_latency + ' ns'} | {mismatches} | "
             f"`{row['params']}` |"
         )
     return "\n".join(lines) + "\n"

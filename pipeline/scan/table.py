@@ -26,8 +26,12 @@ worker                    str      the Dask worker that ran the trial
 started_at, finished_at   float    UNIX times
 train_seconds, prune_seconds, constrain_seconds, evaluate_seconds, estimate_seconds,
 total_seconds             float    per-phase wall times of the trial
-yosys_luts, yosys_seconds, verilator_mismatched_jets, verilator_jets, firmware_error
+cpu_seconds               float    CPU time of the worker process during the trial
+yosys_luts, yosys_flip_flops, verilator_mismatched_jets, verilator_jets, firmware_cycles,
+sta_critical_path_ns, sta_max_clock_mhz, sta_lut_levels, sta_meets_clock, latency_ns_sta,
+firmware_seconds, firmware_error
                           float/str  filled for front points that went through the firmware flow
+                                     (``latency_ns_sta``: cycles x max(period, sta critical path))
 ========================  =======  ==========================================================
 """
 

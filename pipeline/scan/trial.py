@@ -167,7 +167,7 @@ def _save(model, spec_dict: dict[str, Any], widths: dict[str, int], trial_dir: P
 
 def run_trial(task: TrialTask) -> dict[str, Any]:
     """Run one trial; return its table row (metrics, timings, worker, status, error)."""
-    started = time.time()
+    started, cpu_started = time.time(), time.process_time()
     timings: dict[str, float] = {}
     row: dict[str, Any] = {
         "key": task.key,
@@ -199,4 +199,6 @@ def run_trial(task: TrialTask) -> dict[str, Any]:
         row.update(status="failed", error=last[:2000])
     row.update({name: round(value, 3) for name, value in timings.items()})
     row["total_seconds"] = round(time.time() - started, 3)
+    # CPU time of the worker process (all its threads): the trial's cost on a shared machine
+    row["cpu_seconds"] = round(time.process_time() - cpu_started, 3)
     return row
