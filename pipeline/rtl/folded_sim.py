@@ -25,40 +25,14 @@ from pipeline.rtl.verilator import (
     _run,
     compile_runtime,
     pack,
+    testbench_prelude,
     unpack,
     verilator_include_dir,
 )
 
-_TESTBENCH = r"""
-#include <cstdint>
-#include <cstdio>
-#include <memory>
-#include <type_traits>
-#include <vector>
-#include "verilated.h"
-#include "Vtop.h"
-
-template <typename T> void put_words(T &port, const uint32_t *words) {
-    if constexpr (std::is_integral_v<T>) {
-        uint64_t value = words[0];
-        if (IN_WORDS > 1) value |= uint64_t(words[1]) << 32;
-        port = static_cast<T>(value);
-    } else {
-        for (int i = 0; i < IN_WORDS; ++i) port[i] = words[i];
-    }
-}
-
-template <typename T> void get_words(const T &port, uint32_t *words) {
-    if constexpr (std::is_integral_v<T>) {
-        uint64_t value = port;
-        words[0] = uint32_t(value);
-        if (OUT_WORDS > 1) words[1] = uint32_t(value >> 32);
-    } else {
-        for (int i = 0; i < OUT_WORDS; ++i) words[i] = port[i];
-    }
-}
-
-int main(int argc, char **argv) {
+_TESTBENCH = (
+    testbench_prelude('"Vtop.h"')
+    + r"""int main(int argc, char **argv) {
     if (argc != 5) return 2;
     const long n = std::atol(argv[3]);
     const long max_cycles = std::atol(argv[4]);
@@ -96,6 +70,7 @@ int main(int argc, char **argv) {
     return received == n ? 0 : 5;
 }
 """
+)
 
 
 @dataclass(frozen=True)

@@ -28,14 +28,14 @@ VERILATOR_5006_WORKAROUNDS: dict[str, str] = {"WIDTHTRUNC": "WIDTH"}
 
 _INCLUDE_CANDIDATES = (Path("/usr/share/verilator/include"), Path("/usr/local/share/verilator/include"))
 
-_TESTBENCH = r"""
+_TESTBENCH_PRELUDE = r"""
 #include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <type_traits>
 #include <vector>
 #include "verilated.h"
-#include TOP_HEADER
+#include {header}
 
 template <typename T> void put_words(T &port, const uint32_t *words) {
     if constexpr (std::is_integral_v<T>) {
@@ -57,7 +57,19 @@ template <typename T> void get_words(const T &port, uint32_t *words) {
     }
 }
 
-int main(int argc, char **argv) {
+"""
+
+
+def testbench_prelude(header: str) -> str:
+    """The C++ head shared by the Verilator testbenches: includes (the model's header ``header``, a
+    quoted file name or a macro) and ``put_words``/``get_words``, which copy packed 32-bit words to and
+    from a port whatever width Verilator gave it (integral up to 64 bits, ``VlWide`` above)."""
+    return _TESTBENCH_PRELUDE.replace("{header}", header)
+
+
+_TESTBENCH = (
+    testbench_prelude("TOP_HEADER")
+    + r"""int main(int argc, char **argv) {
     if (argc != 4) return 2;
     const long n = std::atol(argv[3]);
     std::vector<uint32_t> in(n * IN_WORDS), out(n * OUT_WORDS);
@@ -81,6 +93,7 @@ int main(int argc, char **argv) {
     return 0;
 }
 """
+)
 
 
 def verilator_include_dir() -> Path:
