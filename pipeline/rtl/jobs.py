@@ -3,13 +3,16 @@ with the others (the stage submits them to a thread pool: the threads only wait 
 and g++ processes) and each reusing a :class:`~pipeline.rtl.cache.ToolCache` entry when its inputs
 (tool version, flags, Verilog bytes) did not change.
 
-* :func:`synthesize_cached`: Yosys ``synth_xilinx`` + ``stat`` + ``sta``, then the timing estimate;
+* :func:`synthesize_cached`: Yosys ``synth_xilinx`` + ``stat`` + ``sta``, then the timing estimate
+  (:mod:`pipeline.rtl.netlist_timing` where the family has a delay table, else Yosys ``sta`` with
+  :mod:`pipeline.rtl.timing`'s route share; both are recorded);
 * :func:`check_unrolled` / :func:`check_folded`: build (or reuse) the Verilator testbench and always
   rerun the simulation against the integer emulator.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 import time
@@ -20,7 +23,7 @@ import numpy as np
 from pipeline.deploy.integer_network import IntegerNetwork
 from pipeline.rtl.cache import ToolCache, content_key, tool_version
 
-_SYNTHESIS_FILES = ("synth.ys", "stat.txt", "sta.txt")
+_SYNTHESIS_FILES = ("synth.ys", "stat.txt", "sta.txt", "netlist_timing.json")
 _RUNTIME_LOCK = threading.Lock()
 
 
@@ -53,6 +56,7 @@ def synthesize_cached(
     ``synth/`` files (``synth.ys``, ``stat.txt``, ``sta.txt``) are copied next to the RTL so users can
     rerun ``yosys synth/synth.ys`` from the RTL directory.
     """
+    from pipeline.rtl import netlist_timing
     from pipeline.rtl.timing import parse_sta
     from pipeline.rtl.yosys import read_result, synthesis_script, synthesize
 
@@ -72,10 +76,13 @@ def synthesize_cached(
     synth_dir.mkdir(exist_ok=True)
     for name in _SYNTHESIS_FILES:
         shutil.copy(work_dir / name, synth_dir / name)
-    timing = parse_sta(result.sta_text or "", clock_period_ns, family)
+    yosys_sta = parse_sta(result.sta_text or "", clock_period_ns, family).to_dict()
+    stored = json.loads((work_dir / "netlist_timing.json").read_text())
+    timing = netlist_timing.record(stored, clock_period_ns) or yosys_sta
     return {
         "synthesis": result.to_dict(),
-        "timing": timing.to_dict(),
+        "timing": timing,
+        "timing_yosys_sta": yosys_sta,
         "seconds": time.perf_counter() - start,
         "cached": entry is not None,
     }

@@ -64,7 +64,9 @@ def report_row(record: dict[str, Any]) -> dict[str, Any]:
             if headline == "unrolled"
             else "folded schedule (measured by the verilator testbench)",
             "latency_ns": "cycles x max(clock period, critical path)",
-            "critical_path_ns": "yosys sta cell delays + UG949 route share (pipeline.rtl.timing)",
+            "critical_path_ns": "longest netlist path with the family's cell and net delays "
+            "(pipeline.rtl.netlist_timing; other families: yosys sta + UG949 route share, "
+            "pipeline.rtl.timing)",
             "luts": "yosys synth_xilinx stat" if synthesized else "not run",
             "flip_flops": "yosys synth_xilinx stat" if synthesized else "not run",
             "dsps": "yosys synth_xilinx stat" if synthesized else "not run",

@@ -136,7 +136,22 @@ def synthesize(
         raise RuntimeError(f"yosys failed: {completed.stderr.decode()[-3000:]}")
     shutil.move(rtl_dir / "synth_stat.txt", work_dir / "stat.txt")
     shutil.move(rtl_dir / "sta.txt", work_dir / "sta.txt")
+    write_netlist_timing(rtl_dir / "netlist.json", work_dir / "netlist_timing.json", family)
     return read_result(work_dir, family, time.perf_counter() - start)
+
+
+def write_netlist_timing(netlist: Path, destination: Path, family: str) -> None:
+    """Time ``netlist`` (Yosys ``write_json``) with :mod:`pipeline.rtl.netlist_timing`, write the stored
+    analysis to ``destination`` (atomically) and delete the netlist (tens of MB for a large design)."""
+    import json
+
+    from pipeline.rtl.netlist_timing import analyse_file
+
+    stored = analyse_file(netlist, family)
+    partial = destination.with_suffix(".partial")
+    partial.write_text(json.dumps(stored, indent=1) + "\n")
+    partial.replace(destination)
+    netlist.unlink()
 
 
 def read_result(work_dir: Path, family: str, seconds: float) -> SynthesisResult:

@@ -13,7 +13,8 @@ A dimension is a list of choices or a range ``{low, high, step}`` (inclusive)::
     layer_groups: {first: [0], rest: [1, 2, 3]}             # dense layer indices (default shown)
     accumulator_method: {first: [a2q], rest: [none, a2q_plus]}   # none | a2q | a2q_plus per group
     accumulator_bits: {first: [18], rest: [12, 14]}               # P per group (ignored for none)
-    learned_precision: [false]           # hook for learned per-weight precision (not built yet)
+    learned_precision: [false, true]     # learned fixed-point precision (QFX/HGQ, pipeline.models.learned)
+    learned_beta: [1.0e-7, 1.0e-6]       # its resource weight beta (with learned_precision true)
 
 Integer bits of weights, biases and activations are the base spec's (QKeras ``integer``).
 A point is a mapping ``parameter name -> value``; group dimensions are named ``accumulator_bits.first``.
@@ -76,6 +77,7 @@ class SearchSpace(StrictModel):
     accumulator_method: dict[str, Dimension] = Field(default_factory=dict)
     accumulator_bits: dict[str, Dimension] = Field(default_factory=dict)
     learned_precision: Dimension | None = None
+    learned_beta: Dimension | None = None
 
     @model_validator(mode="after")
     def _check(self) -> SearchSpace:
@@ -105,6 +107,8 @@ class SearchSpace(StrictModel):
                 result[f"{prefix}.{group}"] = choices(dimension)
         if self.learned_precision is not None:
             result["learned_precision"] = choices(self.learned_precision)
+        if self.learned_beta is not None:
+            result["learned_beta"] = choices(self.learned_beta)
         return result
 
 
@@ -151,6 +155,10 @@ def _check_dimension(name: str, values: list[Any]) -> None:
             raise ValueError(f"{key}: must be true or false")
         if True in values and not learned_precision_available():
             raise ValueError(f"{key}: learned precision is not available in this pipeline yet (use [false])")
+    elif base == "learned_beta" and not all(
+        isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in values
+    ):
+        raise ValueError(f"{key}: beta must be numbers >= 0, got {values}")
 
 
 def learned_precision_available() -> bool:
@@ -307,4 +315,6 @@ def resolve_spec(base: Any, point: dict[str, Any], space: SearchSpace, name: str
         spec["precision"] = base_precision.model_dump()
     if point.get("learned_precision"):  # false keeps the base's precision section (or none)
         spec["precision"] = {**spec.get("precision", {}), "mode": "learned"}
+        if "learned_beta" in point:
+            spec["precision"]["beta"] = float(point["learned_beta"])
     return spec

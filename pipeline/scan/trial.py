@@ -72,7 +72,9 @@ def _dataset(data_dir: str, train_jets: int | None, test_jets: int | None):
 
 
 def _train_prune_constrain(spec, dataset, settings: dict[str, Any], seed: int, timings: dict[str, float]):
-    """The train, prune and constrain stages' per-model work; returns ``(model, accumulator widths)``."""
+    """The train, prune and constrain stages' per-model work; returns ``(model, spec, accumulator widths)``.
+
+    A learned-precision spec is frozen after training (the returned spec holds the learned widths)."""
     from pipeline.a2q.layers import strip, to_accumulator_aware
     from pipeline.a2q.report import layer_widths
     from pipeline.models.build import build_model
@@ -93,6 +95,10 @@ def _train_prune_constrain(spec, dataset, settings: dict[str, Any], seed: int, t
         patience=settings["patience"],
         seed=seed,
     )
+    if spec.learned_precision:  # as the train stage: freeze the learned widths into plain QKeras
+        from pipeline.models.learned import freeze
+
+        model, spec = freeze(model, spec)
     timings["train_seconds"] = time.perf_counter() - start
     start = time.perf_counter()
     if spec.pruning is not None:
@@ -126,7 +132,7 @@ def _train_prune_constrain(spec, dataset, settings: dict[str, Any], seed: int, t
                     raise RuntimeError(f"accumulator check failed for {record['name']}")
                 widths[record["name"]] = int(record["target_bits"])
     timings["constrain_seconds"] = time.perf_counter() - start
-    return model, widths
+    return model, spec, widths
 
 
 def estimate(network, firmware: dict[str, Any]) -> dict[str, Any]:
@@ -183,7 +189,8 @@ def run_trial(task: TrialTask) -> dict[str, Any]:
         spec = parse_spec(task.spec, f"scan trial {task.number}")
         settings = task.settings
         dataset = _dataset(task.data_dir, settings["train_jets"], settings["test_jets"])
-        model, widths = _train_prune_constrain(spec, dataset, settings, task.seed, timings)
+        # a learned-precision spec comes back frozen: the trial directory keeps the learned widths
+        model, spec, widths = _train_prune_constrain(spec, dataset, settings, task.seed, timings)
         start = time.perf_counter()
         network = integer_network_from_qkeras(model, widths)
         logits = emulate(network, dataset.x_test).logits_raw
@@ -192,7 +199,8 @@ def run_trial(task: TrialTask) -> dict[str, Any]:
         start = time.perf_counter()
         figures = estimate(network, task.firmware)
         timings["estimate_seconds"] = time.perf_counter() - start
-        _save(model, task.spec, widths, Path(task.trial_dir))
+        frozen = spec.model_dump(mode="json", exclude_unset=True)
+        _save(model, frozen if task.spec.get("precision") else task.spec, widths, Path(task.trial_dir))
         row.update(figures, accuracy=accuracy, status="done", error="")
     except Exception as error:
         last = traceback.format_exception_only(type(error), error)[-1].strip()

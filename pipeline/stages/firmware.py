@@ -65,7 +65,8 @@ class Config(StrictModel):
         clock_period_ns: clock period (``None``: ``ClockPeriod`` of convert's hls4ml project, else 5).
         part: FPGA part for da4ml's scripts and the vendor flow (``None``: the hls4ml project's).
         yosys_family: ``synth_xilinx -family`` (``xcup`` for UltraScale+ parts); also picks the
-            delay model of :mod:`pipeline.rtl.timing`.
+            delay table of :mod:`pipeline.rtl.netlist_timing` (UltraScale+ -2; other families fall back
+            to Yosys ``sta`` with :mod:`pipeline.rtl.timing`'s route share).
         adder_levels_per_ns: da4ml adder levels per ns; pipeline cutoff = clock period x this.
         hard_dc: da4ml CMVM delay constraint (extra adder levels allowed; hls4ml uses 2).
         max_test_jets: simulate only the first N test jets (``None``: the whole test split).

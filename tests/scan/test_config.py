@@ -6,7 +6,6 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.scan.config import load_scan
-from pipeline.scan.space import learned_precision_available
 from tests.scan.conftest import TINY_SCAN, write_scan
 
 
@@ -26,13 +25,8 @@ from tests.scan.conftest import TINY_SCAN, write_scan
             "unknown layer group",
         ),
         ({"weight_bits": [[4, 4]]}, "space.weight_bits", "per-layer list needs 4 values"),
-        pytest.param(
-            {"learned_precision": [True]},
-            "space.learned_precision",
-            "not available",
-            marks=pytest.mark.skipif(learned_precision_available(), reason="learned precision exists"),
-        ),
         ({"learned_precision": ["yes"]}, "space.learned_precision", "true or false"),
+        ({"learned_beta": [-1.0]}, "space.learned_beta", "beta must be numbers >= 0"),
     ],
 )
 def test_bad_space_exits_2_naming_the_key(tmp_path, capsys, space, key, words):

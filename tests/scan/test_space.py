@@ -66,3 +66,16 @@ def test_grid_and_random_points():
     assert first == random_points(space, 5, seed=2)
     assert len({tuple(sorted(point.items())) for point in first}) == 5  # distinct
     assert len(random_points(space, 50, seed=2)) == 6  # never more than the space holds
+
+
+def test_learned_precision_point_sets_the_mode_and_beta():
+    space = SearchSpace.model_validate({"learned_precision": [False, True], "learned_beta": [1e-7, 1e-6]})
+    assert space.dimensions()["learned_beta"] == [1e-7, 1e-6]
+    learned = parse_spec(
+        resolve_spec(BASE, {"learned_precision": True, "learned_beta": 1e-7}, space, "t"), "t"
+    )
+    assert learned.learned_precision and learned.precision.beta == 1e-7
+    fixed = parse_spec(
+        resolve_spec(BASE, {"learned_precision": False, "learned_beta": 1e-7}, space, "t"), "t"
+    )
+    assert not fixed.learned_precision
