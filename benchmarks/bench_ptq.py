@@ -7,7 +7,8 @@ and, for every total width ``bits`` in 3..8 (weights, biases and activations; th
 * integer PTQ (:mod:`pipeline.ptq.mmse`): naive max-scaling, MMSE, MMSE + bias correction, MMSE + bias
   correction + power-of-two equalization, that + GPTQ rounding, that + format search on the output
   divergence (:mod:`pipeline.ptq.search`), and that + activation equalization
-  (:mod:`pipeline.ptq.activation_equalization`);
+  (:mod:`pipeline.ptq.activation_equalization`); both of the last two with learned rounding
+  (AdaRound on the network output, :mod:`pipeline.ptq.adaround`) from their GPTQ result;
 * minifloat PTQ (:mod:`pipeline.ptq.minifloat_network`): every ExMy with E <= 4, with and without
   subnormals, MMSE scale + bias correction; the best per width chosen on the validation split;
 * QAT at the same widths (``jet_dnn_q6``'s recipe at ``bits``), same epoch cap, same seeds.
@@ -23,6 +24,13 @@ Usage (results: ``benchmarks/results/ptq.json`` and ``ptq_pareto.png``)::
     python benchmarks/bench_ptq.py [--seeds 3] [--epochs 12] [--sample triggers_data/jets_pythia.h5]
         [--reuse-qat-and-costs OLD.json]   # PTQ arms only; QAT and MAC costs from OLD.json, after
                                            # every seed's float model reproduced OLD.json's accuracy
+
+Learned rounding at the converged budget (``benchmarks/results/ptq_4bit.json``): the same command with
+the two AdaRound arms, QAT accuracies and MAC costs reused from ``ptq_converged.json`` after every seed's
+float model reproduced its float accuracy::
+
+    python benchmarks/bench_ptq.py --bits 4 6 --spec-budget --batch-size-override 256 \
+        --reuse-qat-and-costs benchmarks/results/ptq_converged.json --out benchmarks/results/ptq_4bit.json
 
 Converged budget (``benchmarks/results/ptq_converged.json``): only the goal widths, float and QAT trained
 with the ``training`` block of ``jet_dnn_float.yaml`` / ``jet_dnn_q6.yaml`` (epochs, batch size, learning
@@ -129,6 +137,11 @@ def training_budget(
     return {"epochs": epochs, "batch_size": batch_size, "learning_rate": 1e-3, "patience": 5}
 
 
+def _relative(path: Path) -> str:
+    path = path.resolve()
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+
+
 def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(np.argmax(logits, axis=1) == labels))
 
@@ -165,6 +178,21 @@ def ptq_rows(weights, dataset, calibration, bits: int) -> dict:
             "equalization": True,
             "activation_equalization": True,
             "rounding": "gptq",
+            "format_search": True,
+        },
+        "int_mmse_bc_eq_search_adaround": {
+            "method": "mmse",
+            "bias_correction": True,
+            "equalization": True,
+            "rounding": "adaround",
+            "format_search": True,
+        },
+        "int_mmse_bc_eq_aeq_search_adaround": {
+            "method": "mmse",
+            "bias_correction": True,
+            "equalization": True,
+            "activation_equalization": True,
+            "rounding": "adaround",
             "format_search": True,
         },
     }
@@ -464,7 +492,12 @@ def main(argv: list[str] | None = None) -> None:
                     and not (options.spec_budget and k in ("epochs", "batch_size"))
                 )
                 + f" --bits {' '.join(map(str, bits_list))}"
-                + (" --spec-budget" if options.spec_budget else ""),
+                + (" --spec-budget" if options.spec_budget else "")
+                + (
+                    ""
+                    if options.reuse_qat_and_costs is None
+                    else f" --reuse-qat-and-costs {_relative(options.reuse_qat_and_costs)}"
+                ),
                 "reused": None
                 if earlier is None
                 else {

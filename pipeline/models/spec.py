@@ -21,7 +21,7 @@ Schema (every key optional unless marked; unknown keys are errors)::
     training: {epochs: 30, batch_size: 1024, learning_rate: 0.001, patience: 5}
     precision: {mode: learned, beta: 1.0e-6, min_bits: 2, max_bits: 16}   # null / mode fixed = as given
     quantization: {mode: qat}          # or {mode: ptq, method: mmse | max, bias_correction: true,
-                                       #     equalization: false, rounding: nearest | gptq,
+                                       #     equalization: false, rounding: nearest | gptq | adaround,
                                        #     format_search: false, activation_equalization: false,
                                        #     calibration_jets: 5000}
 
@@ -160,8 +160,10 @@ class QuantizationSpec(StrictModel):
     point (``integer_bits``) is chosen by ``method`` (``mmse``: minimum quantization MSE, Choukroun et
     al. 2019; ``max``: cover the maximum) on ``calibration_jets`` training jets, with optional bias
     correction and power-of-two cross-layer equalization (Nagel et al. 2019), and ``rounding``
-    ``nearest`` or ``gptq`` (error-compensating rounding, Frantar et al. 2023); ``format_search``
-    refines every binary point on the network output (:mod:`pipeline.ptq.search`);
+    ``nearest``, ``gptq`` (error-compensating rounding, Frantar et al. 2023) or ``adaround``
+    (learned on the network output from the GPTQ start, Nagel et al. 2020,
+    :mod:`pipeline.ptq.adaround`); ``format_search`` refines every binary point on the network output
+    (:mod:`pipeline.ptq.search`);
     ``activation_equalization`` gives hidden channels power-of-two activation scales
     (:mod:`pipeline.ptq.activation_equalization`). The spec's ``bits``
     are kept, its ``integer_bits`` are replaced.
@@ -171,7 +173,7 @@ class QuantizationSpec(StrictModel):
     method: Literal["mmse", "max"] = "mmse"
     bias_correction: bool = True
     equalization: bool = False
-    rounding: Literal["nearest", "gptq"] = "nearest"
+    rounding: Literal["nearest", "gptq", "adaround"] = "nearest"
     format_search: bool = False
     activation_equalization: bool = False
     calibration_jets: int = Field(default=5000, ge=1)

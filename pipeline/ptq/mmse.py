@@ -18,6 +18,9 @@ Per layer, in order (each layer sees the already-quantized outputs of the layers
 5. **Activation equalization** (optional, after 4): each hidden channel's power-of-two factor refined
    by one step up or down to fit the shared activation format (per-channel MMSE activation scales,
    Choukroun et al. 2019, realised exactly as in 4; :mod:`pipeline.ptq.activation_equalization`).
+6. **Rounding**: to nearest, GPTQ (:func:`gptq_round`), or ``adaround``: learned rounding on the
+   network output (:mod:`pipeline.ptq.adaround`), which starts from the GPTQ result and is run by
+   :func:`pipeline.ptq.search.calibrate` (after the format search, when asked).
 
 The logits are never rescaled (the last layer's factor is fixed to 1), so scores keep their meaning.
 """
@@ -47,7 +50,7 @@ class PTQSettings:
     method: Method = "mmse"
     bias_correction: bool = True
     equalization: bool = False
-    rounding: Literal["nearest", "gptq"] = "nearest"
+    rounding: Literal["nearest", "gptq", "adaround"] = "nearest"
     format_search: bool = False
     activation_equalization: bool = False
 
@@ -208,6 +211,23 @@ def equalize_power_of_two(
     return layers
 
 
+def prepared_weights(
+    weights: Sequence[tuple[np.ndarray, np.ndarray]], calibration: np.ndarray, settings: PTQSettings
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The float weights that PTQ quantizes: after the equalizations ``settings`` asks for (steps 4
+    and 5; the same float function, exactly, since every factor is a power of two)."""
+    layers = [
+        (np.asarray(kernel, dtype=np.float64), np.asarray(bias, dtype=np.float64)) for kernel, bias in weights
+    ]
+    if settings.equalization:
+        layers = equalize_power_of_two(layers)
+    if settings.activation_equalization:
+        layers = equalize_activations(
+            layers, np.asarray(calibration, dtype=np.float64), settings.activation_bits
+        )
+    return layers
+
+
 def post_training_quantize(
     weights: Sequence[tuple[np.ndarray, np.ndarray]],
     calibration: np.ndarray,
@@ -224,10 +244,9 @@ def post_training_quantize(
     the last layer's scale is 1 (logits keep the float model's units).
     """
     calibration = np.asarray(calibration, dtype=np.float64)
-    if settings.equalization:
-        weights = equalize_power_of_two(weights)
-    if settings.activation_equalization:
-        weights = equalize_activations(weights, calibration, settings.activation_bits)
+    if settings.rounding == "adaround":
+        raise ValueError("rounding 'adaround' is learned by pipeline.ptq.search.calibrate, not here")
+    weights = prepared_weights(weights, calibration, settings)
     input_integer_bits = _choose(calibration, settings.input_bits, settings.method, signed=True)
     x_quantized = quantize(calibration, settings.input_bits, input_integer_bits, signed=True)
     x_reference = calibration

@@ -17,13 +17,14 @@ correction and rounding included), and its values are on the QKeras grids like a
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from pipeline.ptq.fixed_point import integer_bits_candidates
-from pipeline.ptq.mmse import PTQResult, PTQSettings, forward, post_training_quantize
+from pipeline.ptq.mmse import PTQResult, PTQSettings, forward, post_training_quantize, prepared_weights
 
 Weights = Sequence[tuple[np.ndarray, np.ndarray]]
 
@@ -117,7 +118,15 @@ def search_integer_bits(
 
 
 def calibrate(weights: Weights, calibration: np.ndarray, settings: PTQSettings) -> PTQResult:
-    """The PTQ the settings ask for: with ``format_search`` the searched formats, else per-tensor."""
+    """The PTQ the settings ask for: with ``format_search`` the searched formats, else per-tensor;
+    with ``rounding: adaround`` that result (rounded by GPTQ) is the start of learned rounding
+    (:func:`pipeline.ptq.adaround.learned_rounding`, seed 0)."""
+    if settings.rounding == "adaround":
+        from pipeline.ptq.adaround import learned_rounding
+
+        start = calibrate(weights, calibration, dataclasses.replace(settings, rounding="gptq"))
+        prepared = prepared_weights(weights, calibration, settings)
+        return learned_rounding(prepared, start, calibration, settings)
     if settings.format_search:
         return search_integer_bits(weights, calibration, settings)[0]
     return post_training_quantize(weights, calibration, settings)

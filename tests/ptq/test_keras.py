@@ -18,7 +18,7 @@ PTQ = {
     "method": "mmse",
     "equalization": True,
     "activation_equalization": True,
-    "rounding": "gptq",
+    "rounding": "adaround",  # learned rounding from the GPTQ start: both paths deploy
     "format_search": True,
     "calibration_jets": 500,
 }
@@ -43,6 +43,7 @@ def test_train_stage_quantizes_after_training(ptq_train) -> None:
     record = json.loads((out / "ptq.json").read_text())
     assert record["method"] == "mmse" and record["calibration_jets"] == 500
     assert record["format_search"] and record["activation_equalization"]
+    assert record["rounding"] == "adaround"
     model = load_model(out / "model.h5")
     dataset = load_dataset(data_dir)
     # the saved QKeras model computes the PTQ network: on-grid weights and its logits
