@@ -21,7 +21,8 @@ formats, :func:`input_container`), because that is what the firmware sizes. The 
 ``cross-entropy + beta * EBOPs``.
 
 Granularity: weights and activations per layer, the input quantizer per feature. Bit widths stay in
-``[min_bits, max_bits]`` and integer bits ``>= 0`` (QKeras ``integer`` of a spec). After training,
+``[min_bits, max_bits]`` (the input features in ``[input_min_bits, max_bits]`` when the spec sets it) and
+integer bits ``>= 0`` (QKeras ``integer`` of a spec). After training,
 :func:`freeze` turns the model into plain QKeras ``quantized_bits`` / ``quantized_relu`` layers
 (:func:`pipeline.models.build.build_model` of the frozen spec), so export, hls4ml and RTL run unchanged.
 """
@@ -228,7 +229,10 @@ def build_learned_model(spec: ModelSpec, seed: int) -> keras.Model:
     limits = {"min_bits": precision.min_bits, "max_bits": precision.max_bits}
     tf.keras.utils.set_random_seed(seed)
     inputs = tf.keras.Input(shape=(spec.input_features,), name="input")
-    x = input_class(spec.input_quantizer, name="input_quant", **limits)(inputs)
+    input_min_bits = precision.input_min_bits or precision.min_bits
+    x = input_class(
+        spec.input_quantizer, name="input_quant", min_bits=input_min_bits, max_bits=precision.max_bits
+    )(inputs)
     for layer in spec.resolved_layers():
         initializer = tf.keras.initializers.LecunUniform(seed=seed + layer.index)
         x = dense_class(
