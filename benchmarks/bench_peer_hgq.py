@@ -249,6 +249,40 @@ def goal2_summary(results: dict) -> dict:
     return {"target_yosys_luts": target_luts, "accuracy_floor": round(floor, 5), "configurations": rows}
 
 
+def goal2_table(results: dict) -> str:
+    """The README table of goal 2: one row per configuration of :func:`goal2_summary`, references last."""
+    summary = goal2_summary(results)
+    rows = [
+        "| model | architecture, QAP | beta | input floor | seeds | accuracy (mean ± spread) "
+        "| Yosys LUT per seed | fewer LUTs than q6_qap | goal 2 |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in summary["configurations"]:
+        accuracy = f"{100 * row['accuracy_mean']:.2f} %"
+        if row["accuracy_std"] is not None:
+            accuracy += f" ± {100 * row['accuracy_std']:.2f}"
+        luts = " / ".join(f"{v:,}".replace(",", " ") for v in row["yosys_luts"]) or "-"
+        ratio = f"{row['lut_reduction_vs_baseline']:.2f}x" if row["lut_reduction_vs_baseline"] else "-"
+        floor = row.get("input_min_bits") or "-"
+        arch = f"{row['architecture']}, {100 * row['target_sparsity']:.0f} %"
+        rows.append(
+            f"| ours, learned | {arch} | {row['beta']:g} | {floor} | {len(row['seeds'])} | {accuracy} "
+            f"| {luts} | {ratio} | {'met' if row['met'] else 'not met'} |"
+        )
+    baseline = results["baseline"]
+    rows.append(
+        "| jet_dnn_q6_qap | 16-64-32-32-5, 75 % | - | - | 1 | "
+        + (f"{100 * baseline['accuracy']:.2f} %" if "accuracy" in baseline else "-")
+        + f" | {baseline['yosys_luts']:,} | 1x (reference, {baseline['source']}) | - |".replace(",", " ")
+    )
+    float_source = results.get("float_source", results["baseline"].get("source"))
+    rows.append(
+        f"| jet_dnn_float | 16-64-32-32-5 | - | - | 1 | {100 * results['float_accuracy']:.2f} % "
+        f"| - | ({float_source}) | - |"
+    )
+    return "\n".join(rows)
+
+
 def trace_payload(payload: dict):
     """The da4ml graph of a saved point (ours: with its per-feature input formats)."""
     from pipeline.rtl.trace import trace_network
@@ -516,7 +550,9 @@ def main() -> int:
         help="instead of training: Verilator (+ --yosys) on these saved networks, added to --json",
     )
     parser.add_argument("--yosys", action="store_true")
-    parser.add_argument("--skip-verilator", action="store_true", help="with --rtl-from: Yosys only")
+    parser.add_argument(
+        "--skip-verilator", action="store_true", help="with --rtl-from / --firmware-below: Yosys only"
+    )
     parser.add_argument(
         "--container-cost", action="store_true", help="also cost ours with the single input container"
     )
@@ -533,12 +569,18 @@ def main() -> int:
     )
     parser.add_argument("--goal2", action="store_true", help="write the goal-2 summary (issue 13) on save")
     parser.add_argument(
+        "--goal2-table", action="store_true", help="print the goal-2 table of --json and exit"
+    )
+    parser.add_argument(
         "--append", action="store_true", help="add this run's points (another --spec) to an existing --json"
     )
     parser.add_argument("--json", type=Path, default=REPO / "benchmarks" / "results" / "peer_hgq.json")
     args = parser.parse_args()
     if args.table:
         print(markdown_table(json.loads(args.json.read_text())))
+        return 0
+    if args.goal2_table:
+        print(goal2_table(json.loads(args.json.read_text())))
         return 0
     if args.data_dir is None:
         parser.error("--data-dir is required")
@@ -560,9 +602,11 @@ def main() -> int:
             "baseline": {
                 "model": "jet_dnn_q6_qap",
                 "yosys_luts": BASELINE_LUTS,
+                "accuracy": 0.732,
                 "source": "benchmarks/results/default_run.json",
             },
             "float_accuracy": 0.7339,
+            "float_source": "benchmarks/results/default_run.json",
             "runs": [],
             "points": [],
             "rtl_points": [],
@@ -659,7 +703,7 @@ def main() -> int:
         ):
             with tempfile.TemporaryDirectory() as scratch:
                 try:
-                    check = rtl_check(payload, dataset, Path(scratch), yosys=True)
+                    check = rtl_check(payload, dataset, Path(scratch), True, not args.skip_verilator)
                 except Exception as error:
                     check = {"error": repr(error)}
             keys = ("model", *CONFIGURATION, "accuracy", "seed")
