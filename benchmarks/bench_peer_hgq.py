@@ -206,14 +206,17 @@ def reference_point(dataset, spec_path: Path, epochs: int, prune_epochs: int, se
     return record, {"kind": "reference", "network": network, "input_formats": None}
 
 
+CONFIRM_SEEDS = 3
+"""Seeds a configuration needs before goal 2 counts as met (single points carry ~0.5 points of noise)."""
 CONFIGURATION = ("spec", "architecture", "target_sparsity", "input_min_bits", "beta")
 """What makes one of our configurations (its seeds are repeats of it) in the goal-2 summary."""
 
 
 def goal2_summary(results: dict) -> dict:
     """Goal 2 of issue 13 per configuration (:data:`CONFIGURATION`) over its seeds: accuracy mean and
-    sample spread, Yosys LUTs per seed, and ``met``: every seed synthesized, every seed's Yosys LUTs
-    <= jet_dnn_q6_qap / 4, and the mean accuracy >= float - 1 point."""
+    sample spread, Yosys LUTs per seed, and ``met``: at least :data:`CONFIRM_SEEDS` seeds, every seed
+    synthesized, every seed's Yosys LUTs <= jet_dnn_q6_qap / 4, and the mean accuracy >= float - 1
+    point (``passes_on_its_seeds``: the same without the seed count)."""
     baseline = results["baseline"]
     target_luts = baseline["yosys_luts"] / 4
     floor = results["float_accuracy"] - 0.01
@@ -231,6 +234,7 @@ def goal2_summary(results: dict) -> dict:
         accuracies = [p["accuracy"] for p in points]
         luts = [yosys[(*key, p.get("seed", SEED))] for p in points if (*key, p.get("seed", SEED)) in yosys]
         mean = float(np.mean(accuracies))
+        passes = bool(luts) and len(luts) == len(points) and max(luts) <= target_luts and mean >= floor
         rows.append(
             {
                 **dict(zip(CONFIGURATION, key, strict=True)),
@@ -243,10 +247,19 @@ def goal2_summary(results: dict) -> dict:
                 ),
                 "yosys_luts": luts,
                 "lut_reduction_vs_baseline": round(baseline["yosys_luts"] / max(luts), 2) if luts else None,
-                "met": bool(luts) and len(luts) == len(points) and max(luts) <= target_luts and mean >= floor,
+                "passes_on_its_seeds": passes,
+                "met": passes and len(points) >= CONFIRM_SEEDS,
             }
         )
     return {"target_yosys_luts": target_luts, "accuracy_floor": round(floor, 5), "configurations": rows}
+
+
+def _status(row: dict) -> str:
+    if row["met"]:
+        return f"met ({len(row['seeds'])} seeds)"
+    if row["passes_on_its_seeds"]:
+        return f"passes on {len(row['seeds'])} seed, unconfirmed"
+    return "not met"
 
 
 def goal2_table(results: dict) -> str:
@@ -267,13 +280,13 @@ def goal2_table(results: dict) -> str:
         arch = f"{row['architecture']}, {100 * row['target_sparsity']:.0f} %"
         rows.append(
             f"| ours, learned | {arch} | {row['beta']:g} | {floor} | {len(row['seeds'])} | {accuracy} "
-            f"| {luts} | {ratio} | {'met' if row['met'] else 'not met'} |"
+            f"| {luts} | {ratio} | {_status(row)} |"
         )
     baseline = results["baseline"]
     rows.append(
         "| jet_dnn_q6_qap | 16-64-32-32-5, 75 % | - | - | 1 | "
         + (f"{100 * baseline['accuracy']:.2f} %" if "accuracy" in baseline else "-")
-        + f" | {baseline['yosys_luts']:,} | 1x (reference, {baseline['source']}) | - |".replace(",", " ")
+        + f" | {baseline['yosys_luts']:,} | 1x (reference: {baseline['source']}) | - |".replace(",", " ")
     )
     float_source = results.get("float_source", results["baseline"].get("source"))
     rows.append(

@@ -58,5 +58,9 @@ def test_goal2_groups_seeds_and_needs_every_seed_synthesized_and_under_the_targe
     assert abs(rows[(1.0, None)]["accuracy_mean"] - 0.725) < 1e-9
     assert abs(rows[(1.0, None)]["accuracy_std"] - 0.005) < 1e-9
     assert [rows[key]["met"] for key in ((1.0, None), (2.0, None), (1.0, 8))] == [True, False, False]
+    # the same passing numbers on fewer than 3 seeds are not yet "met"
+    two_seeds = {**results, "points": good[:2] + over, "rtl_points": results["rtl_points"][:2]}
+    row = next(r for r in bench.goal2_summary(two_seeds)["configurations"] if r["beta"] == 1.0)
+    assert row["passes_on_its_seeds"] and not row["met"]
     table = bench.goal2_table({**results, "baseline": {**results["baseline"], "source": "test"}})
-    assert table.count("| met |") == 1 and table.count("| not met |") == 2
+    assert table.count("| met (3 seeds) |") == 1 and table.count("| not met |") == 2
