@@ -41,15 +41,23 @@ SEED = 20261123  # the sweep's seed; other seeds (--seed) repeat chosen points f
 BASELINE_LUTS = 20353  # jet_dnn_q6_qap, Yosys, default run (benchmarks/results/firmware_default_run.json)
 
 
-def load_learned_spec(path: Path, beta: float, sparsity: float | None, input_min_bits: int | None = None):
-    """The learned-precision spec at ``path`` with ``beta`` (and the QAP target ``sparsity``, the floor of
-    the per-feature input widths ``input_min_bits``) set."""
+def load_learned_spec(
+    path: Path,
+    beta: float,
+    sparsity: float | None,
+    input_min_bits: int | None = None,
+    input_min_integer_bits: int | None = None,
+):
+    """The learned-precision spec at ``path`` with ``beta`` (and the QAP target ``sparsity``, the floors of
+    the per-feature input widths ``input_min_bits`` / integer bits ``input_min_integer_bits``) set."""
     from pipeline.models.spec import load_spec
 
     spec = load_spec(path)
     precision = {"beta": beta}
     if input_min_bits is not None:
         precision["input_min_bits"] = input_min_bits
+    if input_min_integer_bits is not None:
+        precision["input_min_integer_bits"] = input_min_integer_bits
     update = {"precision": spec.precision.model_copy(update=precision)}
     if sparsity is not None:
         update["pruning"] = spec.pruning.model_copy(update={"target_sparsity": sparsity})
@@ -66,6 +74,7 @@ def ours_point(
     seed: int,
     container_cost: bool,
     input_min_bits: int | None = None,
+    input_min_integer_bits: int | None = None,
 ) -> tuple[dict, dict]:
     """Train, freeze and prune our learned-precision model at ``beta``; returns (record, payload).
 
@@ -84,7 +93,7 @@ def ours_point(
     from pipeline.models.training import fit
     from pipeline.rtl.trace import trace_network
 
-    spec = load_learned_spec(spec_path, beta, sparsity, input_min_bits)
+    spec = load_learned_spec(spec_path, beta, sparsity, input_min_bits, input_min_integer_bits)
     start = time.perf_counter()
     model = build_model(spec, seed)
     history = fit(
@@ -119,6 +128,7 @@ def ours_point(
         "beta": beta,
         "target_sparsity": fixed.pruning.target_sparsity if prune_epochs > 0 else 0.0,
         "input_min_bits": spec.precision.input_min_bits,
+        "input_min_integer_bits": spec.precision.input_min_integer_bits,
         "accuracy": float(np.mean(per_feature.argmax(1) == dataset.y_test)),
         "da4ml_lut_estimate": float(traced.comb.cost),
         "container_input": {"accuracy": float(np.mean(container.argmax(1) == dataset.y_test))},
@@ -208,7 +218,14 @@ def reference_point(dataset, spec_path: Path, epochs: int, prune_epochs: int, se
 
 CONFIRM_SEEDS = 3
 """Seeds a configuration needs before goal 2 counts as met (single points carry ~0.5 points of noise)."""
-CONFIGURATION = ("spec", "architecture", "target_sparsity", "input_min_bits", "beta")
+CONFIGURATION = (
+    "spec",
+    "architecture",
+    "target_sparsity",
+    "input_min_bits",
+    "input_min_integer_bits",
+    "beta",
+)
 """What makes one of our configurations (its seeds are repeats of it) in the goal-2 summary."""
 
 
@@ -276,7 +293,12 @@ def goal2_table(results: dict) -> str:
             accuracy += f" ± {100 * row['accuracy_std']:.2f}"
         luts = " / ".join(f"{v:,}".replace(",", " ") for v in row["yosys_luts"]) or "-"
         ratio = f"{row['lut_reduction_vs_baseline']:.2f}x" if row["lut_reduction_vs_baseline"] else "-"
-        floor = row.get("input_min_bits") or "-"
+        floors = [
+            f"{row[k]}" + suffix
+            for k, suffix in (("input_min_bits", ""), ("input_min_integer_bits", " int"))
+            if row.get(k) is not None
+        ]
+        floor = ", ".join(floors) or "-"
         arch = f"{row['architecture']}, {100 * row['target_sparsity']:.0f} %"
         rows.append(
             f"| ours, learned | {arch} | {row['beta']:g} | {floor} | {len(row['seeds'])} | {accuracy} "
@@ -543,6 +565,12 @@ def main() -> int:
     parser.add_argument("--spec", type=Path, default=REPO / "models" / "jet_dnn_learned.yaml")
     parser.add_argument("--sparsity", type=float, default=None, help="QAP target (default: the spec's)")
     parser.add_argument(
+        "--input-min-integer-bits",
+        type=int,
+        default=None,
+        help="floor of the learned input integer bits (default: the spec's)",
+    )
+    parser.add_argument(
         "--input-min-bits",
         type=int,
         default=None,
@@ -624,7 +652,7 @@ def main() -> int:
             "points": [],
             "rtl_points": [],
         }
-    spec = load_learned_spec(args.spec, 0.0, args.sparsity, args.input_min_bits)
+    spec = load_learned_spec(args.spec, 0.0, args.sparsity, args.input_min_bits, args.input_min_integer_bits)
     units = tuple(layer.units for layer in spec.resolved_layers())
     architecture = "-".join(str(v) for v in (spec.input_features, *units))
     run_settings = {
@@ -635,6 +663,7 @@ def main() -> int:
         "prune_epochs": args.prune_epochs,
         "target_sparsity": spec.pruning.target_sparsity,
         "input_min_bits": spec.precision.input_min_bits,
+        "input_min_integer_bits": spec.precision.input_min_integer_bits,
         "batch_size": 256,
         "seed": args.seed,
         "clock_ns": CLOCK_NS,
@@ -697,6 +726,7 @@ def main() -> int:
                     args.seed,
                     args.container_cost,
                     args.input_min_bits,
+                    args.input_min_integer_bits,
                 )
             else:
                 record, payload = hgq_point(dataset, beta, units, args.hgq_epochs, args.seed)

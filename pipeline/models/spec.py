@@ -138,7 +138,9 @@ class PrecisionSpec(StrictModel):
 
     ``beta`` weights the EBOPs-like resource term in the loss; learned widths stay in
     ``[min_bits, max_bits]``; ``input_min_bits`` (default ``min_bits``) is a separate floor for the
-    per-feature input widths, where the resource term otherwise cuts the features' precision first.
+    per-feature input widths, where the resource term otherwise cuts the features' precision first;
+    ``input_min_integer_bits`` a floor for their integer bits (their range: standardized features with
+    0 integer bits saturate at +-1).
     """
 
     mode: Literal["fixed", "learned"] = "fixed"
@@ -146,6 +148,7 @@ class PrecisionSpec(StrictModel):
     min_bits: int = Field(default=2, ge=1)
     max_bits: int = Field(default=16, ge=2, le=24)
     input_min_bits: int | None = Field(default=None, ge=1)
+    input_min_integer_bits: int | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
     def _ordered(self) -> PrecisionSpec:
@@ -153,6 +156,8 @@ class PrecisionSpec(StrictModel):
             raise ValueError("min_bits must not exceed max_bits")
         if self.input_min_bits is not None and self.input_min_bits > self.max_bits:
             raise ValueError("input_min_bits must not exceed max_bits")
+        if self.input_min_integer_bits is not None and self.input_min_integer_bits > self.max_bits - 2:
+            raise ValueError("input_min_integer_bits must leave the sign and one bit within max_bits")
         return self
 
 
