@@ -41,12 +41,24 @@ SEED = 20261123  # the sweep's seed; other seeds (--seed) repeat chosen points f
 BASELINE_LUTS = 20353  # jet_dnn_q6_qap, Yosys, default run (benchmarks/results/firmware_default_run.json)
 
 
-def load_learned_spec(path: Path, beta: float, sparsity: float | None):
-    """The learned-precision spec at ``path`` with ``beta`` (and the QAP target ``sparsity``) set."""
+def load_learned_spec(
+    path: Path,
+    beta: float,
+    sparsity: float | None,
+    input_min_bits: int | None = None,
+    input_min_integer_bits: int | None = None,
+):
+    """The learned-precision spec at ``path`` with ``beta`` (and the QAP target ``sparsity``, the floors of
+    the per-feature input widths ``input_min_bits`` / integer bits ``input_min_integer_bits``) set."""
     from pipeline.models.spec import load_spec
 
     spec = load_spec(path)
-    update = {"precision": spec.precision.model_copy(update={"beta": beta})}
+    precision = {"beta": beta}
+    if input_min_bits is not None:
+        precision["input_min_bits"] = input_min_bits
+    if input_min_integer_bits is not None:
+        precision["input_min_integer_bits"] = input_min_integer_bits
+    update = {"precision": spec.precision.model_copy(update=precision)}
     if sparsity is not None:
         update["pruning"] = spec.pruning.model_copy(update={"target_sparsity": sparsity})
     return spec.model_copy(update=update)
@@ -61,6 +73,8 @@ def ours_point(
     prune_epochs: int,
     seed: int,
     container_cost: bool,
+    input_min_bits: int | None = None,
+    input_min_integer_bits: int | None = None,
 ) -> tuple[dict, dict]:
     """Train, freeze and prune our learned-precision model at ``beta``; returns (record, payload).
 
@@ -79,7 +93,7 @@ def ours_point(
     from pipeline.models.training import fit
     from pipeline.rtl.trace import trace_network
 
-    spec = load_learned_spec(spec_path, beta, sparsity)
+    spec = load_learned_spec(spec_path, beta, sparsity, input_min_bits, input_min_integer_bits)
     start = time.perf_counter()
     model = build_model(spec, seed)
     history = fit(
@@ -113,6 +127,8 @@ def ours_point(
         "model": "ours",
         "beta": beta,
         "target_sparsity": fixed.pruning.target_sparsity if prune_epochs > 0 else 0.0,
+        "input_min_bits": spec.precision.input_min_bits,
+        "input_min_integer_bits": spec.precision.input_min_integer_bits,
         "accuracy": float(np.mean(per_feature.argmax(1) == dataset.y_test)),
         "da4ml_lut_estimate": float(traced.comb.cost),
         "container_input": {"accuracy": float(np.mean(container.argmax(1) == dataset.y_test))},
@@ -161,11 +177,152 @@ def hgq_point(dataset, beta: float, units: tuple[int, ...], epochs: int, seed: i
     return record, {"kind": "hgq", "beta": beta, "network": network}
 
 
+def reference_point(dataset, spec_path: Path, epochs: int, prune_epochs: int, seed: int) -> tuple[dict, dict]:
+    """A fixed-precision reference (``jet_dnn_float``, ``jet_dnn_q6_qap``) trained in this run with the
+    default run's recipe (:mod:`pipeline.stages.train` / :mod:`pipeline.stages.prune`: the spec's
+    learning rate and early stopping, batch 256, ``epochs`` + ``prune_epochs``); accuracy of the float
+    model, or of the deployed integer model (:mod:`pipeline.deploy.emulator`) on the test split."""
+    from pipeline.deploy.emulator import emulate
+    from pipeline.deploy.from_qkeras import integer_network_from_qkeras
+    from pipeline.models.build import build_model
+    from pipeline.models.pruning import prune_model
+    from pipeline.models.spec import load_spec
+    from pipeline.models.training import fit
+
+    spec = load_spec(spec_path)
+    start = time.perf_counter()
+    model = build_model(spec, seed)
+    epochs = min(epochs, spec.training.epochs)
+    fit(
+        model,
+        dataset,
+        epochs=epochs,
+        batch_size=256,
+        learning_rate=spec.training.learning_rate,
+        patience=spec.training.patience,
+        seed=seed,
+    )
+    if spec.pruning is not None and prune_epochs > 0:
+        model, _ = prune_model(model, spec, dataset, seed=seed, batch_size=256, epochs=prune_epochs)
+    record = {"model": spec.name, "train_seconds": round(time.perf_counter() - start, 1), "seed": seed}
+    if spec.input_quantizer is None:
+        logits = model.predict(dataset.x_test, verbose=0, batch_size=4096)
+        record["accuracy"] = float(np.mean(logits.argmax(1) == dataset.y_test))
+        return record, {}
+    network = integer_network_from_qkeras(model)
+    record["accuracy"] = float(
+        np.mean(emulate(network, dataset.x_test).logits_raw.argmax(1) == dataset.y_test)
+    )
+    return record, {"kind": "reference", "network": network, "input_formats": None}
+
+
+CONFIRM_SEEDS = 3
+"""Seeds a configuration needs before goal 2 counts as met (single points carry ~0.5 points of noise)."""
+CONFIGURATION = (
+    "spec",
+    "architecture",
+    "target_sparsity",
+    "input_min_bits",
+    "input_min_integer_bits",
+    "beta",
+)
+"""What makes one of our configurations (its seeds are repeats of it) in the goal-2 summary."""
+
+
+def goal2_summary(results: dict) -> dict:
+    """Goal 2 of issue 13 per configuration (:data:`CONFIGURATION`) over its seeds: accuracy mean and
+    sample spread, Yosys LUTs per seed, and ``met``: at least :data:`CONFIRM_SEEDS` seeds, every seed
+    synthesized, every seed's Yosys LUTs <= jet_dnn_q6_qap / 4, and the mean accuracy >= float - 1
+    point (``passes_on_its_seeds``: the same without the seed count)."""
+    baseline = results["baseline"]
+    target_luts = baseline["yosys_luts"] / 4
+    floor = results["float_accuracy"] - 0.01
+    yosys = {
+        (*(r.get(k) for k in CONFIGURATION), r.get("seed", SEED)): r["yosys"]["luts"]
+        for r in results["rtl_points"]
+        if "yosys" in r and r["model"] == "ours"
+    }
+    groups: dict[tuple, list[dict]] = {}
+    for point in results["points"]:
+        if point["model"] == "ours":
+            groups.setdefault(tuple(point.get(k) for k in CONFIGURATION), []).append(point)
+    rows = []
+    for key, points in sorted(groups.items(), key=str):
+        accuracies = [p["accuracy"] for p in points]
+        luts = [yosys[(*key, p.get("seed", SEED))] for p in points if (*key, p.get("seed", SEED)) in yosys]
+        mean = float(np.mean(accuracies))
+        passes = bool(luts) and len(luts) == len(points) and max(luts) <= target_luts and mean >= floor
+        rows.append(
+            {
+                **dict(zip(CONFIGURATION, key, strict=True)),
+                "seeds": [p.get("seed", SEED) for p in points],
+                "accuracy_mean": round(mean, 5),
+                "accuracy_std": round(float(np.std(accuracies, ddof=1)), 5) if len(points) > 1 else None,
+                "accuracy_min": min(accuracies),
+                "da4ml_lut_estimate_mean": round(
+                    float(np.mean([p["da4ml_lut_estimate"] for p in points])), 1
+                ),
+                "yosys_luts": luts,
+                "lut_reduction_vs_baseline": round(baseline["yosys_luts"] / max(luts), 2) if luts else None,
+                "passes_on_its_seeds": passes,
+                "met": passes and len(points) >= CONFIRM_SEEDS,
+            }
+        )
+    return {"target_yosys_luts": target_luts, "accuracy_floor": round(floor, 5), "configurations": rows}
+
+
+def _status(row: dict) -> str:
+    if row["met"]:
+        return f"met ({len(row['seeds'])} seeds)"
+    if row["passes_on_its_seeds"]:
+        return f"passes on {len(row['seeds'])} seed, unconfirmed"
+    return "not met"
+
+
+def goal2_table(results: dict) -> str:
+    """The README table of goal 2: one row per configuration of :func:`goal2_summary`, references last."""
+    summary = goal2_summary(results)
+    rows = [
+        "| model | architecture, QAP | beta | input floor | seeds | accuracy (mean ± spread) "
+        "| Yosys LUT per seed | fewer LUTs than q6_qap | goal 2 |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in summary["configurations"]:
+        accuracy = f"{100 * row['accuracy_mean']:.2f} %"
+        if row["accuracy_std"] is not None:
+            accuracy += f" ± {100 * row['accuracy_std']:.2f}"
+        luts = " / ".join(f"{v:,}".replace(",", " ") for v in row["yosys_luts"]) or "-"
+        ratio = f"{row['lut_reduction_vs_baseline']:.2f}x" if row["lut_reduction_vs_baseline"] else "-"
+        floors = [
+            f"{row[k]}" + suffix
+            for k, suffix in (("input_min_bits", ""), ("input_min_integer_bits", " int"))
+            if row.get(k) is not None
+        ]
+        floor = ", ".join(floors) or "-"
+        arch = f"{row['architecture']}, {100 * row['target_sparsity']:.0f} %"
+        rows.append(
+            f"| ours, learned | {arch} | {row['beta']:g} | {floor} | {len(row['seeds'])} | {accuracy} "
+            f"| {luts} | {ratio} | {_status(row)} |"
+        )
+    baseline = results["baseline"]
+    rows.append(
+        "| jet_dnn_q6_qap | 16-64-32-32-5, 75 % | - | - | 1 | "
+        + (f"{100 * baseline['accuracy']:.2f} %" if "accuracy" in baseline else "-")
+        + f" | {baseline['yosys_luts']:,} | 1x (reference: {baseline['source']}) | - |".replace(",", " ")
+    )
+    float_source = results.get("float_source", results["baseline"].get("source"))
+    rows.append(
+        f"| jet_dnn_float | 16-64-32-32-5 | - | - | 1 | {100 * results['float_accuracy']:.2f} % "
+        f"| - | ({float_source}) | - |"
+    )
+    return "\n".join(rows)
+
+
 def trace_payload(payload: dict):
     """The da4ml graph of a saved point (ours: with its per-feature input formats)."""
     from pipeline.rtl.trace import trace_network
 
-    if payload["kind"] == "ours":
+    if payload["kind"] in ("ours", "reference"):
         return trace_network(payload["network"], CLOCK_NS, input_formats=payload["input_formats"])
     from pipeline.peers import hgq
 
@@ -208,6 +365,8 @@ def rtl_check(payload: dict, dataset, work: Path, yosys: bool, verilator: bool =
 
         features = quantize_features(dataset.x_test, payload["input_formats"])
         report = check_bit_exact(compile_design(design, work / "build"), network, features).to_dict()
+    elif payload["kind"] == "reference":
+        report = check_bit_exact(compile_design(design, work / "build"), network, dataset.x_test).to_dict()
     else:
         from pipeline.peers import hgq
 
@@ -372,12 +531,51 @@ def plot(results: dict, path: Path) -> None:
     figure.savefig(path, dpi=120)
 
 
+def run_references(results: dict, dataset, args, save) -> None:
+    """``--references``: jet_dnn_float and jet_dnn_q6_qap trained in this run (:func:`reference_point`),
+    q6_qap through Verilator + Yosys; the float accuracy and q6_qap's Yosys LUTs become this file's
+    references for goal 2 (replacing the values cited from the default run)."""
+    references = results.setdefault("references", [])
+    for name in ("jet_dnn_float", "jet_dnn_q6_qap"):
+        record, payload = reference_point(
+            dataset, REPO / "models" / f"{name}.yaml", args.epochs, args.prune_epochs, args.seed
+        )
+        if payload:
+            with tempfile.TemporaryDirectory() as scratch:
+                record.update(rtl_check(payload, dataset, Path(scratch), yosys=True))
+        references.append(record)
+        print(json.dumps({k: v for k, v in record.items() if k != "yosys"}), flush=True)
+        if name == "jet_dnn_float":
+            results["float_accuracy"] = record["accuracy"]
+            results["float_source"] = "this run (--references)"
+        elif "yosys" in record:
+            results["baseline"] = {
+                "model": name,
+                "yosys_luts": record["yosys"]["luts"],
+                "accuracy": record["accuracy"],
+                "source": "this run (--references)",
+            }
+        save()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path)
     parser.add_argument("--table", action="store_true", help="print the README table of --json and exit")
     parser.add_argument("--spec", type=Path, default=REPO / "models" / "jet_dnn_learned.yaml")
     parser.add_argument("--sparsity", type=float, default=None, help="QAP target (default: the spec's)")
+    parser.add_argument(
+        "--input-min-integer-bits",
+        type=int,
+        default=None,
+        help="floor of the learned input integer bits (default: the spec's)",
+    )
+    parser.add_argument(
+        "--input-min-bits",
+        type=int,
+        default=None,
+        help="floor of the learned input widths (default: the spec's)",
+    )
     parser.add_argument("--ours-betas", type=float, nargs="*", default=[3e-7, 1e-6, 3e-6])
     parser.add_argument("--hgq-betas", type=float, nargs="*", default=[3e-6, 3e-5])
     parser.add_argument("--epochs", type=int, default=30)
@@ -393,9 +591,26 @@ def main() -> int:
         help="instead of training: Verilator (+ --yosys) on these saved networks, added to --json",
     )
     parser.add_argument("--yosys", action="store_true")
-    parser.add_argument("--skip-verilator", action="store_true", help="with --rtl-from: Yosys only")
+    parser.add_argument(
+        "--skip-verilator", action="store_true", help="with --rtl-from / --firmware-below: Yosys only"
+    )
     parser.add_argument(
         "--container-cost", action="store_true", help="also cost ours with the single input container"
+    )
+    parser.add_argument(
+        "--firmware-below",
+        type=float,
+        default=None,
+        help="Verilator + Yosys in this run on each of our points whose da4ml estimate is below this",
+    )
+    parser.add_argument(
+        "--references",
+        action="store_true",
+        help="also train jet_dnn_float and jet_dnn_q6_qap in this run (q6_qap: Verilator + Yosys)",
+    )
+    parser.add_argument("--goal2", action="store_true", help="write the goal-2 summary (issue 13) on save")
+    parser.add_argument(
+        "--goal2-table", action="store_true", help="print the goal-2 table of --json and exit"
     )
     parser.add_argument(
         "--append", action="store_true", help="add this run's points (another --spec) to an existing --json"
@@ -404,6 +619,9 @@ def main() -> int:
     args = parser.parse_args()
     if args.table:
         print(markdown_table(json.loads(args.json.read_text())))
+        return 0
+    if args.goal2_table:
+        print(goal2_table(json.loads(args.json.read_text())))
         return 0
     if args.data_dir is None:
         parser.error("--data-dir is required")
@@ -425,14 +643,16 @@ def main() -> int:
             "baseline": {
                 "model": "jet_dnn_q6_qap",
                 "yosys_luts": BASELINE_LUTS,
+                "accuracy": 0.732,
                 "source": "benchmarks/results/default_run.json",
             },
             "float_accuracy": 0.7339,
+            "float_source": "benchmarks/results/default_run.json",
             "runs": [],
             "points": [],
             "rtl_points": [],
         }
-    spec = load_learned_spec(args.spec, 0.0, args.sparsity)
+    spec = load_learned_spec(args.spec, 0.0, args.sparsity, args.input_min_bits, args.input_min_integer_bits)
     units = tuple(layer.units for layer in spec.resolved_layers())
     architecture = "-".join(str(v) for v in (spec.input_features, *units))
     run_settings = {
@@ -442,6 +662,8 @@ def main() -> int:
         "hgq_epochs": args.hgq_epochs,
         "prune_epochs": args.prune_epochs,
         "target_sparsity": spec.pruning.target_sparsity,
+        "input_min_bits": spec.precision.input_min_bits,
+        "input_min_integer_bits": spec.precision.input_min_integer_bits,
         "batch_size": 256,
         "seed": args.seed,
         "clock_ns": CLOCK_NS,
@@ -449,6 +671,8 @@ def main() -> int:
     cpu_before = results.get("cpu_seconds") or 0.0
 
     def save() -> None:
+        if args.goal2:
+            results["goal2"] = goal2_summary(results)
         results["cpu_seconds"] = round(cpu_before + time.process_time(), 1)
         args.json.write_text(json.dumps(results, indent=2) + "\n")
         plot(results, args.json.with_suffix(".png"))
@@ -483,6 +707,8 @@ def main() -> int:
         return 0
 
     results["runs"].append({"command": "python " + " ".join(sys.argv), "settings": run_settings})
+    if args.references:
+        run_references(results, dataset, args, save)
     ours = [("ours", beta) for beta in args.ours_betas]
     peer = [("hgq", beta) for beta in args.hgq_betas]
     jobs = [job for pair in zip(ours, peer, strict=False) for job in pair]  # one of each first
@@ -499,6 +725,8 @@ def main() -> int:
                     args.prune_epochs,
                     args.seed,
                     args.container_cost,
+                    args.input_min_bits,
+                    args.input_min_integer_bits,
                 )
             else:
                 record, payload = hgq_point(dataset, beta, units, args.hgq_epochs, args.seed)
@@ -508,8 +736,21 @@ def main() -> int:
             continue
         record["architecture"] = payload["architecture"] = architecture
         record["seed"] = payload["seed"] = args.seed
+        record["spec"] = run_settings["spec"]
         payload["target_sparsity"] = record.get("target_sparsity")
         results["points"].append(record)
+        if (
+            kind == "ours"
+            and args.firmware_below is not None
+            and record["da4ml_lut_estimate"] < args.firmware_below
+        ):
+            with tempfile.TemporaryDirectory() as scratch:
+                try:
+                    check = rtl_check(payload, dataset, Path(scratch), True, not args.skip_verilator)
+                except Exception as error:
+                    check = {"error": repr(error)}
+            keys = ("model", *CONFIGURATION, "accuracy", "seed")
+            results["rtl_points"].append({**{k: record.get(k) for k in keys}, **check})
         if args.save_networks is not None:
             args.save_networks.mkdir(parents=True, exist_ok=True)
             suffix = "" if args.seed == SEED else f"_seed{args.seed}"

@@ -116,3 +116,13 @@ def test_learned_precision_table_equals_its_results_file() -> None:
     assert block is not None
     bench = load_benchmark("bench_peer_hgq")
     assert block.group(1) == bench.markdown_table(json.loads((RESULTS / "peer_hgq.json").read_text()))
+
+
+def test_learned_goal2_table_equals_its_results_file() -> None:
+    """README, learned precision goal 2: `bench_peer_hgq.py --goal2-table` of learned_goal2.json."""
+    block = re.search(
+        r"<!-- table:learned_goal2 -->\n(.*?)\n<!-- /table:learned_goal2 -->", README, flags=re.S
+    )
+    assert block is not None
+    bench = load_benchmark("bench_peer_hgq")
+    assert block.group(1) == bench.goal2_table(json.loads((RESULTS / "learned_goal2.json").read_text()))

@@ -21,7 +21,9 @@ formats, :func:`input_container`), because that is what the firmware sizes. The 
 ``cross-entropy + beta * EBOPs``.
 
 Granularity: weights and activations per layer, the input quantizer per feature. Bit widths stay in
-``[min_bits, max_bits]`` and integer bits ``>= 0`` (QKeras ``integer`` of a spec). After training,
+``[min_bits, max_bits]`` (the input features in ``[input_min_bits, max_bits]`` when the spec sets it) and
+integer bits ``>= 0`` (QKeras ``integer`` of a spec; the input features' ``>= input_min_integer_bits``
+when set: the features' range, which the resource term otherwise narrows until they saturate). After training,
 :func:`freeze` turns the model into plain QKeras ``quantized_bits`` / ``quantized_relu`` layers
 (:func:`pipeline.models.build.build_model` of the frozen spec), so export, hls4ml and RTL run unchanged.
 """
@@ -76,12 +78,14 @@ class LearnedQuantizer:
         signed: bool,
         min_bits: int,
         max_bits: int,
+        min_integer_bits: int = 0,
     ):
         import tensorflow as tf
 
         self.signed = signed
         self.min_bits = min_bits
         self.max_bits = max_bits
+        self.min_integer_bits = min_integer_bits
         sign = int(signed)
         fractional = initial.bits - sign - initial.integer_bits
         limit = (-2.0 / BIT_RATE, (max_bits + 1.0) / BIT_RATE)
@@ -114,7 +118,8 @@ class LearnedQuantizer:
         import tensorflow as tf
 
         sign = float(self.signed)
-        integer = _soft_clip(self.integer_bits, 0.0, self.max_bits - sign - 1.0 + 1e-3)
+        low_integer = max(self.min_integer_bits - 1.0 + 1e-3, 0.0)  # rounds up to min_integer_bits
+        integer = _soft_clip(self.integer_bits, low_integer, self.max_bits - sign - 1.0 + 1e-3)
         whole = tf.math.ceil(integer)
         low = tf.maximum(self.min_bits - sign - whole, 0.0) - 1.0 + 1e-3
         fractional = _soft_clip(self.fractional_bits, low, self.max_bits - sign - whole)
@@ -151,13 +156,17 @@ def _layer_class():
     class LearnedInputQuantizer(tf.keras.layers.Layer):
         """Per-feature learned ``quantized_bits`` on the model input."""
 
-        def __init__(self, initial: QuantizerSpec, min_bits: int, max_bits: int, **kwargs):
+        def __init__(
+            self, initial: QuantizerSpec, min_bits: int, max_bits: int, min_integer_bits: int = 0, **kwargs
+        ):
             super().__init__(**kwargs)
             self.initial, self.min_bits, self.max_bits = initial, min_bits, max_bits
+            self.min_integer_bits = min_integer_bits
 
         def build(self, input_shape):
+            shape = (int(input_shape[-1]),)
             self.quantizer = LearnedQuantizer(
-                self, "input", (int(input_shape[-1]),), self.initial, True, self.min_bits, self.max_bits
+                self, "input", shape, self.initial, True, self.min_bits, self.max_bits, self.min_integer_bits
             )
 
         def call(self, x):
@@ -228,7 +237,14 @@ def build_learned_model(spec: ModelSpec, seed: int) -> keras.Model:
     limits = {"min_bits": precision.min_bits, "max_bits": precision.max_bits}
     tf.keras.utils.set_random_seed(seed)
     inputs = tf.keras.Input(shape=(spec.input_features,), name="input")
-    x = input_class(spec.input_quantizer, name="input_quant", **limits)(inputs)
+    input_min_bits = precision.input_min_bits or precision.min_bits
+    x = input_class(
+        spec.input_quantizer,
+        name="input_quant",
+        min_bits=input_min_bits,
+        max_bits=precision.max_bits,
+        min_integer_bits=precision.input_min_integer_bits or 0,
+    )(inputs)
     for layer in spec.resolved_layers():
         initializer = tf.keras.initializers.LecunUniform(seed=seed + layer.index)
         x = dense_class(

@@ -137,18 +137,27 @@ class PrecisionSpec(StrictModel):
     and activations, per feature for the input; the spec's widths are the initial widths).
 
     ``beta`` weights the EBOPs-like resource term in the loss; learned widths stay in
-    ``[min_bits, max_bits]``.
+    ``[min_bits, max_bits]``; ``input_min_bits`` (default ``min_bits``) is a separate floor for the
+    per-feature input widths, where the resource term otherwise cuts the features' precision first;
+    ``input_min_integer_bits`` a floor for their integer bits (their range: standardized features with
+    0 integer bits saturate at +-1).
     """
 
     mode: Literal["fixed", "learned"] = "fixed"
     beta: float = Field(default=0.0, ge=0.0)
     min_bits: int = Field(default=2, ge=1)
     max_bits: int = Field(default=16, ge=2, le=24)
+    input_min_bits: int | None = Field(default=None, ge=1)
+    input_min_integer_bits: int | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
     def _ordered(self) -> PrecisionSpec:
         if self.min_bits > self.max_bits:
             raise ValueError("min_bits must not exceed max_bits")
+        if self.input_min_bits is not None and self.input_min_bits > self.max_bits:
+            raise ValueError("input_min_bits must not exceed max_bits")
+        if self.input_min_integer_bits is not None and self.input_min_integer_bits > self.max_bits - 2:
+            raise ValueError("input_min_integer_bits must leave the sign and one bit within max_bits")
         return self
 
 

@@ -105,6 +105,42 @@ def test_resource_term_lowers_the_bits():
     assert totals[1e-3] < totals[0.0]
 
 
+def test_input_min_bits_floors_the_input_widths_only():
+    from pipeline.models.build import build_model
+    from pipeline.models.learned import learned_widths
+
+    x, y = _data()
+    inputs, weights = {}, {}
+    for floor in (None, 8):
+        data = {**BASE, "precision": {**BASE["precision"], "beta": 1e-2, "input_min_bits": floor}}
+        spec = parse_spec(data, "test")
+        model = build_model(spec, seed=3)
+        _train(model, x, y, epochs=2)
+        widths = learned_widths(model, spec)
+        inputs[floor] = [feature["bits"] for feature in widths["input_features"]]
+        weights[floor] = [layer["weight"]["bits"] for layer in widths["layers"].values()]
+    assert min(inputs[None]) < 8 <= min(inputs[8])  # the resource term cuts below the floor without it
+    assert max(weights[8]) < 6  # weights (initially 6 bits) still fall below it
+
+
+def test_input_min_integer_bits_floors_the_input_range_only():
+    from pipeline.models.build import build_model
+    from pipeline.models.learned import learned_widths
+
+    x, y = _data()
+    integers, activations = {}, {}
+    for floor in (None, 2):
+        data = {**BASE, "precision": {**BASE["precision"], "beta": 1e-2, "input_min_integer_bits": floor}}
+        spec = parse_spec(data, "test")
+        model = build_model(spec, seed=3)
+        _train(model, x, y, epochs=2)
+        widths = learned_widths(model, spec)
+        integers[floor] = [feature["integer_bits"] for feature in widths["input_features"]]
+        activations[floor] = widths["layers"]["dense_1"]["activation"]["integer_bits"]
+    assert min(integers[None]) < 2 <= min(integers[2])  # the resource term narrows the range without it
+    assert activations[2] < 2  # activations (initially 1 integer bit) keep their own floor of 0
+
+
 def test_freeze_is_exact_and_gives_plain_qkeras():
     import tensorflow as tf
 
@@ -217,6 +253,8 @@ def test_frozen_model_is_bit_exact_through_qonnx_csim_and_rtl(tmp_path):
     [
         ({"precision": {"mode": "learned", "min_bits": 9, "max_bits": 4}}, "precision"),
         ({"precision": {"mode": "learned", "beta": -1.0}}, "precision.beta"),
+        ({"precision": {"mode": "learned", "input_min_bits": 20, "max_bits": 16}}, "precision"),
+        ({"precision": {"mode": "learned", "input_min_integer_bits": 15, "max_bits": 16}}, "precision"),
         ({"precision": {"mode": "learned", "bogus": 1}}, "precision.bogus"),
         ({"input_quantizer": None}, "input_quantizer"),
     ],
