@@ -9,7 +9,7 @@ are resolved against the directory of the config file.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -140,3 +140,13 @@ def load_config(path: Path, stages: Sequence[ModuleType] | None = None) -> Loade
             )
         specs[model] = spec_path
     return LoadedConfig(path=path.resolve(), root=root, values=values, model_specs=specs)
+
+
+def with_engine_workers(config: LoadedConfig, workers: int) -> LoadedConfig:
+    """``config`` with ``engine.workers`` replaced (the CLI's ``--workers``); PipelineError if < 1."""
+    if workers < 1:
+        raise PipelineError(
+            "config", f"--workers {workers} is not a positive number", fix="pass --workers 1 or more"
+        )
+    engine = config.values.engine.model_copy(update={"workers": workers})  # type: ignore[attr-defined]
+    return replace(config, values=config.values.model_copy(update={"engine": engine}))

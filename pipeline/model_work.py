@@ -19,6 +19,8 @@ as in a serial run.
 
 from __future__ import annotations
 
+import logging
+import os
 import pickle
 import sys
 import traceback
@@ -28,6 +30,7 @@ from typing import Any, TypeVar
 
 from pipeline.engine import ClusterConfig, TaskStream, dask_client, parallelism
 from pipeline.errors import PipelineError
+from pipeline.quiet import QUIET_VARIABLE, quiet_third_party_output
 
 Task = TypeVar("Task")
 Result = TypeVar("Result")
@@ -36,6 +39,8 @@ Result = TypeVar("Result")
 def _run_task(item: tuple[int, Callable[[Any], Any], Any]) -> tuple[str, Any]:
     """Worker side: ``("ok", result)`` or the task's error as a picklable value (never raised)."""
     _index, function, task = item
+    if os.environ.get(QUIET_VARIABLE):  # the CLI quietened the libraries: the same in this worker
+        quiet_third_party_output()
     try:
         return "ok", function(task)
     except PipelineError as error:
@@ -89,7 +94,13 @@ class ModelWork:
     def close(self) -> None:
         """Close the cluster if one was started."""
         self._client = None
-        self._exit.close()
+        nanny = logging.getLogger("distributed.nanny")
+        level = nanny.level
+        nanny.setLevel(logging.ERROR)  # "worker process still alive after 4 s, killing": expected (TF)
+        try:
+            self._exit.close()
+        finally:
+            nanny.setLevel(level)
 
     def map(
         self,
