@@ -99,10 +99,9 @@ def _tiny_config(directory: Path, workers: int, models: str = "[tiny_q_a2q, tiny
     models_dir = directory / "models"
     models_dir.mkdir(exist_ok=True)
     (models_dir / "tiny_q_a2q.yaml").write_text(TINY_QUANTIZED.read_text())
-    (models_dir / "tiny_q4.yaml").write_text(TINY_Q4)
-    (models_dir / "tiny_bad.yaml").write_text(
-        TINY_Q4.replace("tiny_q4", "tiny_bad").replace(": 16", ": 12", 1)
-    )
+    (models_dir / "tiny_q4.yaml").write_text(TINY_Q4.read_text())
+    bad = TINY_Q4.read_text().replace("name: tiny_q4", "name: tiny_bad")
+    (models_dir / "tiny_bad.yaml").write_text(bad.replace("input_features: 16", "input_features: 12"))
     config = directory / f"workers_{workers}.yaml"
     config.write_text(
         f"name: tiny\nseed: 11\nmodels: {models}\nmodels_dir: {models_dir}\n"
