@@ -1,5 +1,6 @@
 """Per-model work of the model stages: serial in this process or on a real Dask LocalCluster of 2
-worker processes; a model's artifacts are byte-identical either way (real CLI runs of a tiny config)."""
+worker processes; a model's artifacts (and the report's scores) are byte-identical either way (real
+CLI runs of a tiny config)."""
 
 from __future__ import annotations
 
@@ -109,6 +110,7 @@ def _tiny_config(directory: Path, workers: int, models: str = "[tiny_q_a2q, tiny
         f"data: {{sample: {REPO_ROOT / 'triggers_data' / 'jets_pythia.h5'}, max_jets_per_class: 150}}\n"
         "constrain: {epochs: 1}\n"
         f"convert: {{hls4ml_config: {HLS4ML_CONFIG}, testbench_jets: 20}}\n"
+        "firmware: {synthesize: false, vendor: false, max_test_jets: 50}\n"
     )
     return config
 
@@ -120,12 +122,12 @@ def _cli(config: Path, run_dir: Path, until: str) -> subprocess.CompletedProcess
     return subprocess.run(command, cwd=REPO_ROOT, env=environment, capture_output=True, text=True)
 
 
-@pytest.mark.slow  # two tiny runs through convert (hls4ml C-sim): ~2.5 min on 2 cores
+@pytest.mark.slow  # two tiny runs of every stage (no Yosys): ~4 min on 2 shared cores
 def test_one_and_two_workers_give_byte_identical_artifacts(tmp_path: Path) -> None:
     runs = {}
     for workers in (1, 2):
         run_dir = tmp_path / f"run_{workers}"
-        result = _cli(_tiny_config(tmp_path, workers), run_dir, STAGES[-1])
+        result = _cli(_tiny_config(tmp_path, workers), run_dir, "report")
         assert result.returncode == 0, result.stderr[-3000:]
         runs[workers] = (run_dir, result.stderr)
     assert "Dask dashboard" not in runs[1][1] and "Dask dashboard" in runs[2][1]  # serial vs the cluster
@@ -140,6 +142,9 @@ def test_one_and_two_workers_give_byte_identical_artifacts(tmp_path: Path) -> No
             assert manifests[0].get(field) == manifests[1].get(field), f"{stage}: {field}"
     models = {path.name for path in (runs[2][0] / "convert").iterdir() if path.is_dir()}
     assert models == {"tiny_q_a2q", "tiny_q4"}
+    for name in ("scores.h5", "working_points.json"):  # the report scores each model on the workers
+        serial, parallel = ((run_dir / "report" / name).read_bytes() for run_dir, _ in runs.values())
+        assert serial == parallel, f"report/{name} differs between 1 and 2 workers"
 
 
 @pytest.mark.slow  # data + one tiny training on a 2-worker cluster: ~40 s
