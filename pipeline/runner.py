@@ -239,7 +239,8 @@ def run_pipeline(
             )
     notify = on_event or (lambda stage, event: None)
     results: list[tuple[str, str]] = []
-    with _run_lock(run_dir), model_work(config.values.engine, quiet=quiet) as work:  # type: ignore[attr-defined]
+    engine = getattr(config.values, "engine", None)  # None: serially in this process
+    with _run_lock(run_dir), model_work(engine, quiet=quiet) as work:
         recover(run_dir, [module.NAME for module in stages])
         for module in required_closure(stages, targets):
             parts = stage_key_parts(module, config, run_dir)
