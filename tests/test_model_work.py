@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import load_config
+from pipeline.config import load_config, with_engine_workers
 from pipeline.engine import ClusterConfig
 from pipeline.errors import PipelineError
 from pipeline.manifest import hash_tree
@@ -87,6 +87,9 @@ def test_engine_section_is_validated(tmp_path: Path) -> None:
     config = tmp_path / "run.yaml"
     config.write_text("name: run\nengine: {workers: 2}\n")
     assert load_config(config).values.engine.workers == 2
+    assert with_engine_workers(load_config(config), 1).values.engine.workers == 1  # the CLI's --workers
+    with pytest.raises(PipelineError, match="--workers 0"):
+        with_engine_workers(load_config(config), 0)
     for bad, problem in (
         ("{workers: 0}", "invalid value for 'engine.workers'"),
         ("{wrokers: 2}", "unknown key"),
