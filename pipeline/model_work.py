@@ -156,9 +156,10 @@ class ModelWork:
         for _ in range(min(self.workers, len(tasks))):
             submit_next()
         while len(stream):
-            (index, _function, _task), outcome, lost = stream.next()
-            if lost is not None:
-                failures[index] = ("error_text", f"the Dask worker running task {index} was lost: {lost}")
+            (index, _function, task), outcome, lost = stream.next()
+            if lost is not None:  # Dask gave up on it (the worker died each time, e.g. out of memory)
+                name = getattr(task, "name", f"task {index}")
+                failures[index] = ("error_text", f"the Dask workers running {name} were lost: {lost}")
             elif outcome[0] != "ok":
                 failures[index] = outcome
             else:
