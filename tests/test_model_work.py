@@ -125,7 +125,7 @@ def _cli(config: Path, run_dir: Path, until: str) -> subprocess.CompletedProcess
     return subprocess.run(command, cwd=REPO_ROOT, env=environment, capture_output=True, text=True)
 
 
-@pytest.mark.slow  # two tiny runs of every stage (no Yosys): ~4 min on 2 shared cores
+@pytest.mark.slow  # two tiny runs of every stage (no Yosys): ~2.5 min on 2 cores, ~6 min when loaded
 def test_one_and_two_workers_give_byte_identical_artifacts(tmp_path: Path) -> None:
     runs = {}
     for workers in (1, 2):
