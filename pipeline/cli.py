@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pipeline.checks.hook import ChecksFailedError
-from pipeline.config import DEFAULT_CONFIG_NAME, LoadedConfig, load_config
+from pipeline.config import DEFAULT_CONFIG_NAME, LoadedConfig, load_config, with_engine_workers
 from pipeline.errors import PipelineError
 from pipeline.quiet import quiet_third_party_output
 
@@ -45,6 +45,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "--force", action="append", default=[], metavar="STAGE", help="rerun STAGE even if cached"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="worker processes for the model stages' per-model work (overrides engine.workers; 1: serial)",
+    )
     parser.add_argument(
         "--debug", action="store_true", help="show tracebacks and the libraries' warnings and notices"
     )
@@ -96,6 +103,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return dispatch_scan(args)
 
     config = load_config(args.config)
+    if args.workers is not None:
+        config = with_engine_workers(config, args.workers)
     run_dir = _run_dir(args, config)
     checks = config.values.checks  # type: ignore[attr-defined]
     validate_checks(checks, config.models)

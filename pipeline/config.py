@@ -1,14 +1,15 @@
 """Pipeline configuration: ``yaml.safe_load`` into frozen pydantic models; unknown keys are errors.
 
 The top-level document has ``name``, ``seed``, ``models`` (names of ``models/<name>.yaml`` specs),
-``models_dir`` and one section per stage, typed by that stage module's ``Config``. Relative paths
+``models_dir``, ``checks``, ``engine`` (where per-model work runs, :mod:`pipeline.model_work`) and one
+section per stage, typed by that stage module's ``Config``. Relative paths
 are resolved against the directory of the config file.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -17,6 +18,7 @@ import yaml
 from pydantic import Field, ValidationError, create_model, field_validator
 
 from pipeline.checks.config import ChecksConfig
+from pipeline.engine import ClusterConfig
 from pipeline.errors import PipelineError
 from pipeline.stage_api import ModelName, StrictModel
 
@@ -29,6 +31,9 @@ class _TopLevel(StrictModel):
     models: tuple[ModelName, ...] = ()
     models_dir: str = "models"
     checks: ChecksConfig = Field(default_factory=ChecksConfig)  # budgets per stage (pipeline.checks)
+    # where the model stages' per-model work runs (pipeline.model_work); not part of any cache key:
+    # one local worker process per core by default, ``workers: 1`` runs it serially in this process
+    engine: ClusterConfig = Field(default_factory=ClusterConfig)
 
     @field_validator("models")
     @classmethod
@@ -135,3 +140,13 @@ def load_config(path: Path, stages: Sequence[ModuleType] | None = None) -> Loade
             )
         specs[model] = spec_path
     return LoadedConfig(path=path.resolve(), root=root, values=values, model_specs=specs)
+
+
+def with_engine_workers(config: LoadedConfig, workers: int) -> LoadedConfig:
+    """``config`` with ``engine.workers`` replaced (the CLI's ``--workers``); PipelineError if < 1."""
+    if workers < 1:
+        raise PipelineError(
+            "config", f"--workers {workers} is not a positive number", fix="pass --workers 1 or more"
+        )
+    engine = config.values.engine.model_copy(update={"workers": workers})  # type: ignore[attr-defined]
+    return replace(config, values=config.values.model_copy(update={"engine": engine}))

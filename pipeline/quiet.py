@@ -15,6 +15,10 @@ import warnings
 #: Python loggers of the libraries the stages import, raised to ERROR.
 NOISY_LOGGERS = ("tensorflow", "absl", "keras", "h5py", "matplotlib", "numba", "qonnx", "hls4ml", "jax")
 
+#: Set in the environment by :func:`quiet_third_party_output`; processes started afterwards (Dask
+#: workers) call it again for their own loggers (:mod:`pipeline.model_work`).
+QUIET_VARIABLE = "TRIGGER_PIPELINE_QUIET"
+
 
 def quiet_third_party_output() -> None:
     """Silence the libraries' notices and warnings for this process and the processes it starts.
@@ -24,6 +28,7 @@ def quiet_third_party_output() -> None:
     """
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # C++ INFO/WARNING/ERROR notices (oneDNN, CPU features)
     os.environ.setdefault("PYTHONWARNINGS", "ignore")  # child processes (data workers, Dask)
+    os.environ[QUIET_VARIABLE] = "1"  # Dask workers of the model stages quiet their loggers too
     warnings.filterwarnings("ignore")
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)

@@ -10,6 +10,10 @@ results of every stage and records ``<run-dir>/.failures/<stage>.json``.
 
 Cache keys (:func:`stage_key_parts`) hold no absolute path, include the code's hash, and are per
 model inside ``PER_MODEL`` stages (see :mod:`pipeline.stage_api`).
+
+Parallelism: the model stages hand their per-model tasks to the run's :class:`pipeline.model_work.ModelWork`
+(config ``engine:``), which runs them on a Dask cluster started once per run at the first stage with
+more than one model of work (or serially in this process with ``engine: {workers: 1}``).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from pipeline.config import LoadedConfig
 from pipeline.errors import PipelineError
 from pipeline.keys import changed_models, model_key_of, reusable_models, stage_key_parts, uses_models
 from pipeline.manifest import MANIFEST_NAME, Manifest, canonical_hash, hash_tree, write_text_atomic
+from pipeline.model_work import ModelWork, model_work
 from pipeline.publish import new_staging_dir, publish, recover
 from pipeline.stage_api import StageInputs, StageOutputs, iter_model_dirs
 
@@ -134,7 +139,13 @@ def _merge_summary(previous: Manifest | None, carried: Sequence[str], summary: d
 
 
 def _execute(
-    module: ModuleType, config: LoadedConfig, run_dir: Path, parts: dict, quiet: bool, reuse: bool = True
+    module: ModuleType,
+    config: LoadedConfig,
+    run_dir: Path,
+    parts: dict,
+    quiet: bool,
+    reuse: bool = True,
+    work: ModelWork | None = None,
 ) -> Manifest:
     """Run one stage into a staging directory and publish it (see the module docstring)."""
     staging = new_staging_dir(run_dir, module.NAME)
@@ -155,6 +166,7 @@ def _execute(
             seed=config.seed,
             quiet=quiet,
             carried_over=tuple(carried),
+            work=work,  # type: ignore[arg-type]  # None: serially in this process
         )
         outputs = module.run(inputs, config.section(module.NAME))
         if not isinstance(outputs, StageOutputs):
@@ -227,7 +239,8 @@ def run_pipeline(
             )
     notify = on_event or (lambda stage, event: None)
     results: list[tuple[str, str]] = []
-    with _run_lock(run_dir):
+    engine = getattr(config.values, "engine", None)  # None: serially in this process
+    with _run_lock(run_dir), model_work(engine, quiet=quiet) as work:
         recover(run_dir, [module.NAME for module in stages])
         for module in required_closure(stages, targets):
             parts = stage_key_parts(module, config, run_dir)
@@ -239,7 +252,7 @@ def run_pipeline(
                 results.append((module.NAME, "cached"))
             else:
                 notify(module.NAME, "running")
-                _execute(module, config, run_dir, parts, quiet, reuse=module.NAME not in force)
+                _execute(module, config, run_dir, parts, quiet, reuse=module.NAME not in force, work=work)
                 notify(module.NAME, "done")
                 results.append((module.NAME, "ran"))
             if on_stage_done is not None:

@@ -35,9 +35,12 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from pipeline.model_work import ModelWork
 
 #: Model names become directory names in the run directory: letters, digits, ``_`` and ``-``,
 #: starting with a letter, at most 64 characters (no ``/``, no ``..``, no leading dot).
@@ -86,6 +89,8 @@ class StageInputs:
         carried_over: models (of ``PER_MODEL`` stages) whose unchanged output subdirectory the runner
             already copied into ``output_dir``; the stage skips their work.
         progress: ``progress(description, total)`` gives a context manager yielding a bar.
+        work: runs the per-model tasks of a stage (:class:`pipeline.model_work.ModelWork`), serially in
+            this process or on the run's Dask cluster (``engine:``); default: serially.
     """
 
     output_dir: Path
@@ -99,12 +104,17 @@ class StageInputs:
     progress: Callable[[str, float | None], AbstractContextManager[ProgressBar]] = field(
         default=None  # type: ignore[assignment]
     )
+    work: ModelWork = field(default=None)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         if self.progress is None:
             from pipeline.progress import make_progress
 
             object.__setattr__(self, "progress", make_progress(quiet=self.quiet))
+        if self.work is None:
+            from pipeline.model_work import ModelWork
+
+            object.__setattr__(self, "work", ModelWork())
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,20 @@ def configure_determinism(seed: int) -> None:
     tf.keras.utils.set_random_seed(seed)
 
 
+def fresh_model_state(seed: int) -> None:
+    """Start one model's work from a clean process state: Keras session cleared (layer-name counters,
+    graph) and every generator seeded (:func:`configure_determinism`).
+
+    Contract: a model's artifacts do not depend on which process runs its work or what ran there
+    before (the model stages run models serially in one process or in parallel Dask workers,
+    :mod:`pipeline.model_work`).
+    """
+    import tensorflow as tf
+
+    tf.keras.backend.clear_session()
+    configure_determinism(seed)
+
+
 def compile_model(model: keras.Model, learning_rate: float) -> None:
     """Compile with Adam and cross-entropy on logits (softmax stays out of the model)."""
     import tensorflow as tf

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,6 +19,9 @@ from pipeline.report.collect import PIPELINE_STAGES, collect_run, read_json, sum
 from pipeline.report.scan import read_scan
 from pipeline.report.scores import ModelScores, write_scores_h5, write_scores_root
 from pipeline.report.working_points import TARGET_EFFICIENCIES, class_performance
+
+if TYPE_CHECKING:
+    from pipeline.model_work import ModelWork
 
 WORKING_POINTS_FILE = "working_points.json"
 
@@ -33,31 +36,47 @@ def _default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+def score_model(task: tuple[dict[str, Path], str, np.ndarray]) -> tuple[ModelScores | None, list[str]]:
+    """Float and (for a quantized model) firmware-exact test-split scores of one model, and the
+    ``missing`` entries it adds; ``(None, [...])`` when no model file is stored. A picklable task of
+    :class:`pipeline.model_work.ModelWork` (``(stage_dirs, model, standardised features)``)."""
+    from pipeline.errors import PipelineError
+    from pipeline.models.training import fresh_model_state
+    from pipeline.report.deployed import load_deployed
+
+    stage_dirs, model, features_standardised = task
+    fresh_model_state(0)  # scoring draws no random number: this gives one thread and a clean session
+    try:
+        deployed = load_deployed(stage_dirs, model)
+    except PipelineError as error:
+        return None, [f"scores/{model}: {error.problem}"]
+    exact = deployed.exact_logits(features_standardised) if deployed.has_exact else None
+    notes = (
+        [] if exact is not None else [f"scores/{model}: no firmware-exact scores ({deployed.exact_problem})"]
+    )
+    return ModelScores(deployed.float_logits(features_standardised), exact, deployed.model_file), notes
+
+
 def compute_scores(
     stage_dirs: Mapping[str, Path],
     models: Sequence[str],
     features_standardised: np.ndarray,
     missing: list[str],
     advance: Callable[[], None] = lambda: None,
+    work: ModelWork | None = None,
 ) -> dict[str, ModelScores]:
     """Float and (for quantized models) firmware-exact test-split scores of every model that has a
-    stored model file; models without one are appended to ``missing``."""
-    from pipeline.errors import PipelineError
-    from pipeline.report.deployed import load_deployed
+    stored model file (:func:`score_model`, one task per model run by ``work``: serially in this
+    process by default); models without one are appended to ``missing``, in model order."""
+    from pipeline.model_work import ModelWork
 
+    tasks = [(dict(stage_dirs), model, features_standardised) for model in models]
+    results = (work or ModelWork()).map(score_model, tasks, on_done=lambda _task, _result: advance())
     scores: dict[str, ModelScores] = {}
-    for model in models:
-        try:
-            deployed = load_deployed(stage_dirs, model)
-        except PipelineError as error:
-            missing.append(f"scores/{model}: {error.problem}")
-            advance()
-            continue
-        exact = deployed.exact_logits(features_standardised) if deployed.has_exact else None
-        if exact is None:
-            missing.append(f"scores/{model}: no firmware-exact scores ({deployed.exact_problem})")
-        scores[model] = ModelScores(deployed.float_logits(features_standardised), exact, deployed.model_file)
-        advance()
+    for model, (model_scores, notes) in zip(models, results, strict=True):
+        missing.extend(notes)
+        if model_scores is not None:
+            scores[model] = model_scores
     return scores
 
 
@@ -99,6 +118,7 @@ def build_report(
     progress: Callable[[str, float | None], Any] | None = None,
     checks_file: Path | None = None,
     scan_dir: Path | None = None,
+    work: ModelWork | None = None,
 ) -> dict:
     """Write the report files into ``output_dir`` and return a short summary for the manifest.
 
@@ -112,6 +132,7 @@ def build_report(
         progress: ``progress(description, total)`` context manager factory (``None``: silent).
         checks_file: the checks' results (``<run-dir>/checks/checks.json``); absent: no budgets.
         scan_dir: a scan's folder (``<run-dir>/scan``); absent: no scan section.
+        work: runs the per-model scoring (:func:`score_model`); ``None``: serially in this process.
     """
     from pipeline.report.html import render_page
 
@@ -131,7 +152,7 @@ def build_report(
         limit = slice(None) if max_jets is None else slice(0, max_jets)
         features, labels = dataset.x_test[limit], dataset.y_test[limit]
         class_names = dataset.class_names
-        scores = _scores_with_progress(stage_dirs, models, features, missing, progress)
+        scores = _scores_with_progress(stage_dirs, models, features, missing, progress, work)
         if scores:
             write_scores_h5(
                 output_dir / "scores.h5",
@@ -190,11 +211,13 @@ def build_report(
     }
 
 
-def _scores_with_progress(stage_dirs, models, features, missing, progress) -> dict[str, ModelScores]:
+def _scores_with_progress(stage_dirs, models, features, missing, progress, work) -> dict[str, ModelScores]:
     if progress is None:
-        return compute_scores(stage_dirs, models, features, missing)
+        return compute_scores(stage_dirs, models, features, missing, work=work)
     with progress("report: scoring models", len(models)) as bar:
-        return compute_scores(stage_dirs, models, features, missing, advance=lambda: bar.advance(1))
+        return compute_scores(
+            stage_dirs, models, features, missing, advance=lambda: bar.advance(1), work=work
+        )
 
 
 def make_figures(

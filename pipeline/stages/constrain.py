@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import Field
@@ -105,75 +106,99 @@ def _pass_through(name: str, spec, pruned_dir: Path, out: Path) -> dict:
     return {"constrained": False}
 
 
-def run(inputs: StageInputs, config: Config) -> StageOutputs:
-    """Constrain every model whose spec sets ``accumulator_bits``; pass the others through."""
+@dataclass(frozen=True)
+class ModelTask:
+    """One model's constraint (picklable: it may run in a Dask worker, :mod:`pipeline.model_work`)."""
+
+    name: str
+    spec_path: Path
+    pruned_dir: Path
+    data_dir: Path
+    out: Path
+    seed: int
+    config: Config
+
+
+def constrain_one(task: ModelTask) -> dict:
+    """Constrain one model into ``task.out`` (or pass it through); returns its summary entry."""
     from pipeline.data.io import load_dataset
     from pipeline.errors import PipelineError
     from pipeline.models.io import load_model, save_model
     from pipeline.models.spec import load_spec
-    from pipeline.models.training import configure_determinism, fit
+    from pipeline.models.training import fit, fresh_model_state
+
+    fresh_model_state(task.seed)
+    config, name, pruned_dir, out = task.config, task.name, task.pruned_dir, task.out
+    spec = load_spec(task.spec_path)
+    out.mkdir(parents=True, exist_ok=True)
+    targets = accumulator_targets(spec)
+    if not targets:
+        return _pass_through(name, spec, pruned_dir, out)
+
+    from pipeline.a2q.layers import constraint_summary, strip, to_accumulator_aware
+    from pipeline.a2q.report import layer_widths
+    from pipeline.measure import measure_model, save_metrics
+
+    before = layer_widths(load_model(pruned_dir / "model.h5"))
+    try:
+        constrained = to_accumulator_aware(load_model(pruned_dir / "model.h5"), targets)
+    except PipelineError as error:  # name the spec file: that is where the user fixes it
+        raise PipelineError(
+            NAME, error.problem, input=f"{task.spec_path}: {error.input}", fix=error.fix
+        ) from error
+    dataset = load_dataset(task.data_dir)
+    history = fit(
+        constrained,
+        dataset,
+        epochs=config.epochs,
+        batch_size=config.batch_size_override or spec.training.batch_size,
+        learning_rate=config.learning_rate or spec.training.learning_rate,
+        patience=config.patience,
+        seed=task.seed,
+    )
+    model = strip(constrained)
+    prove_overflow_free(model, targets, where=f"model '{name}'")  # before anything is written
+    layers = layer_widths(model, targets)
+    constraints = constraint_summary(constrained)
+    for record in layers:
+        record.update(constraints.get(record["name"], {}))
+    save_model(model, out / "model.h5")
+    (out / "history.json").write_text(json.dumps(history, indent=2) + "\n")
+    for record in layers:
+        record["before_constraint"] = next(
+            {key: b[key] for key in ("weight_level_bits", "exact_bits", "max_l1_norm")}
+            for b in before
+            if b["name"] == record["name"]
+        )
+    write_json(
+        out / "accumulators.json", {"model": name, "constrained": True, "proof": PROOF, "layers": layers}
+    )
+    widths = {
+        r["name"]: {k: r[k] for k in ("data_type_bits", "weight_level_bits", "target_bits")} for r in layers
+    }
+    details = {"constrained": True, "epochs": len(history.get("loss", [])), "accumulators": widths}
+    metrics = measure_model(model, dataset, spec, stage=NAME, details=details)
+    save_metrics(metrics, out / "metrics.json")
+    return {"constrained": True, "accuracy": metrics.physics.accuracy, "accumulators": widths}
+
+
+def run(inputs: StageInputs, config: Config) -> StageOutputs:
+    """Constrain every model whose spec sets ``accumulator_bits``; pass the others through (one
+    :func:`constrain_one` task per model, run by ``inputs.work``)."""
     from pipeline.stages.train import spec_path
 
-    configure_determinism(inputs.seed)
-    dataset = None
-    summary = {}
-    for name in inputs.models:
-        spec = load_spec(spec_path(inputs, name, NAME))
-        pruned_dir = inputs.upstream["prune"] / name
-        out = inputs.output_dir / name
-        out.mkdir(parents=True, exist_ok=True)
-        targets = accumulator_targets(spec)
-        if not targets:
-            summary[name] = _pass_through(name, spec, pruned_dir, out)
-            continue
-
-        from pipeline.a2q.layers import constraint_summary, strip, to_accumulator_aware
-        from pipeline.a2q.report import layer_widths
-        from pipeline.measure import measure_model, save_metrics
-
-        before = layer_widths(load_model(pruned_dir / "model.h5"))
-        try:
-            constrained = to_accumulator_aware(load_model(pruned_dir / "model.h5"), targets)
-        except PipelineError as error:  # name the spec file: that is where the user fixes it
-            raise PipelineError(
-                NAME, error.problem, input=f"{spec_path(inputs, name, NAME)}: {error.input}", fix=error.fix
-            ) from error
-        if dataset is None:
-            dataset = load_dataset(inputs.upstream["data"])
-        with inputs.progress(f"constrain {name}", config.epochs) as bar:
-            history = fit(
-                constrained,
-                dataset,
-                epochs=config.epochs,
-                batch_size=config.batch_size_override or spec.training.batch_size,
-                learning_rate=config.learning_rate or spec.training.learning_rate,
-                patience=config.patience,
-                seed=inputs.seed,
-                on_epoch_end=lambda _epoch: bar.advance(),
-            )
-        model = strip(constrained)
-        prove_overflow_free(model, targets, where=f"model '{name}'")  # before anything is written
-        layers = layer_widths(model, targets)
-        constraints = constraint_summary(constrained)
-        for record in layers:
-            record.update(constraints.get(record["name"], {}))
-        save_model(model, out / "model.h5")
-        (out / "history.json").write_text(json.dumps(history, indent=2) + "\n")
-        for record in layers:
-            record["before_constraint"] = next(
-                {key: b[key] for key in ("weight_level_bits", "exact_bits", "max_l1_norm")}
-                for b in before
-                if b["name"] == record["name"]
-            )
-        write_json(
-            out / "accumulators.json", {"model": name, "constrained": True, "proof": PROOF, "layers": layers}
+    tasks = [
+        ModelTask(
+            name=name,
+            spec_path=spec_path(inputs, name, NAME),
+            pruned_dir=Path(inputs.upstream["prune"]) / name,
+            data_dir=Path(inputs.upstream["data"]),
+            out=inputs.output_dir / name,
+            seed=inputs.seed,
+            config=config,
         )
-        widths = {
-            r["name"]: {k: r[k] for k in ("data_type_bits", "weight_level_bits", "target_bits")}
-            for r in layers
-        }
-        details = {"constrained": True, "epochs": len(history.get("loss", [])), "accumulators": widths}
-        metrics = measure_model(model, dataset, spec, stage=NAME, details=details)
-        save_metrics(metrics, out / "metrics.json")
-        summary[name] = {"constrained": True, "accuracy": metrics.physics.accuracy, "accumulators": widths}
-    return StageOutputs(summary=summary)
+        for name in inputs.models
+    ]
+    with inputs.progress("constrain", len(tasks)) as bar:
+        results = inputs.work.map(constrain_one, tasks, on_done=lambda _task, _result: bar.advance())
+    return StageOutputs(summary={task.name: result for task, result in zip(tasks, results, strict=True)})

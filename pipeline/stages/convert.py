@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import io
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -176,53 +177,77 @@ def convert_one(
     }
 
 
-def run(inputs: StageInputs, config: Config) -> StageOutputs:
-    """Convert every exported model to an hls4ml project and check its C-sim bit-exact on the test split."""
+@dataclass(frozen=True)
+class ModelTask:
+    """One model's conversion (picklable: it may run in a Dask worker, :mod:`pipeline.model_work`)."""
+
+    name: str
+    export_dir: Path
+    constrain_dir: Path
+    spec_path: Path | None  # a model of the run (learned precision: the frozen spec)
+    data_dir: Path
+    model_dir: Path
+    staging_dir: Path
+    seed: int
+    settings_path: Path
+    config: Config
+
+
+def convert_model(task: ModelTask) -> dict[str, Any]:
+    """Convert one exported model into ``task.model_dir`` (or record why it is skipped); its summary."""
     from qonnx.core.modelwrapper import ModelWrapper
 
     from pipeline.data.io import load_dataset
     from pipeline.deploy.hls import load_hls_settings
     from pipeline.deploy.stage_io import read_metrics_skip, write_model_metrics
     from pipeline.measure import save_skipped
+    from pipeline.models.training import fresh_model_state
+
+    fresh_model_state(task.seed)
+    name, model_dir = task.name, task.model_dir
+    model_dir.mkdir(parents=True, exist_ok=True)
+    skipped = read_metrics_skip(task.export_dir)
+    if skipped:
+        summary = {"skipped": f"export skipped it: {skipped}"}
+        save_skipped(model_dir / "metrics.json", summary["skipped"])
+        return summary
+    settings = load_hls_settings(task.settings_path)
+    dataset = load_dataset(task.data_dir)
+    model, network, _source = _deployed(name, task.export_dir, task.constrain_dir)
+    wrapper = ModelWrapper(str(task.export_dir / "model.onnx"))
+    details = convert_one(
+        name, network, wrapper, dataset.x_test, task.config, settings, model_dir, task.staging_dir
+    )
+    spec_path = task.spec_path if model is not None else None
+    write_model_metrics(model_dir / "metrics.json", model, dataset, spec_path, NAME, details, network=network)
+    return {"csim_mismatches": details["csim_mismatches"]}
+
+
+def run(inputs: StageInputs, config: Config) -> StageOutputs:
+    """Convert every exported model to an hls4ml project and check its C-sim bit-exact on the test split
+    (one :func:`convert_model` task per model, run by ``inputs.work``)."""
+    from pipeline.deploy.hls import load_hls_settings
 
     settings_path = Path(config.hls4ml_config)
-    settings = load_hls_settings(
-        settings_path if settings_path.is_absolute() else inputs.repo_root / settings_path
-    )
-    dataset = load_dataset(inputs.upstream["data"])
-    summary = {}
-    model_dirs = [
-        item for item in iter_model_dirs(inputs.upstream["export"]) if item[0] not in inputs.carried_over
+    if not settings_path.is_absolute():
+        settings_path = Path(inputs.repo_root) / settings_path
+    load_hls_settings(settings_path)  # a bad hls4ml config fails here, before any model's work
+    tasks = [
+        ModelTask(
+            name=name,
+            export_dir=export_dir,
+            constrain_dir=Path(inputs.upstream["constrain"]),
+            spec_path=model_spec_path(inputs, name, NAME) if name in inputs.model_specs else None,
+            data_dir=Path(inputs.upstream["data"]),
+            model_dir=inputs.output_dir / name,
+            staging_dir=inputs.output_dir,
+            seed=inputs.seed,
+            settings_path=settings_path,
+            config=config,
+        )
+        for name, export_dir in iter_model_dirs(inputs.upstream["export"])
+        if name not in inputs.carried_over
     ]
-    with inputs.progress("convert", len(model_dirs)) as bar:
-        for name, export_dir in model_dirs:
-            model_dir = inputs.output_dir / name
-            model_dir.mkdir(parents=True, exist_ok=True)
-            skipped = read_metrics_skip(export_dir)
-            if skipped:
-                summary[name] = {"skipped": f"export skipped it: {skipped}"}
-                save_skipped(model_dir / "metrics.json", summary[name]["skipped"])
-            else:
-                model, network, _source = _deployed(name, export_dir, inputs.upstream["constrain"])
-                wrapper = ModelWrapper(str(export_dir / "model.onnx"))
-                details = convert_one(
-                    name,
-                    network,
-                    wrapper,
-                    dataset.x_test,
-                    config,
-                    settings,
-                    model_dir,
-                    inputs.output_dir,
-                )
-                spec_path = (  # learned-precision models: the frozen spec the train stage wrote
-                    model_spec_path(inputs, name, NAME)
-                    if model is not None and name in inputs.model_specs
-                    else None
-                )
-                write_model_metrics(
-                    model_dir / "metrics.json", model, dataset, spec_path, NAME, details, network=network
-                )
-                summary[name] = {"csim_mismatches": details["csim_mismatches"]}
-            bar.advance()
-    return StageOutputs(summary=summary)
+    with inputs.progress("convert", len(tasks)) as bar:
+        results = inputs.work.map(convert_model, tasks, on_done=lambda _task, _result: bar.advance())
+    return StageOutputs(summary={task.name: result for task, result in zip(tasks, results, strict=True)})

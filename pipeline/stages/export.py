@@ -18,6 +18,7 @@ network read from the graph alone, checked against qonnx's executor on every tes
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -213,8 +214,24 @@ def _widths(model: Any, accumulators_path: Path) -> dict[str, int]:
     return parse_accumulator_bits(read_json(accumulators_path, NAME), names)
 
 
-def run(inputs: StageInputs, config: Config) -> StageOutputs:
-    """Export every quantized model of the run (and every external model) to QONNX and check it."""
+@dataclass(frozen=True)
+class ModelTask:
+    """One model's export (picklable: it may run in a Dask worker, :mod:`pipeline.model_work`).
+    ``external`` is set for a bring-your-own model; ``spec_path`` for a model of the run."""
+
+    name: str
+    external: ExternalModel | None
+    spec_path: Path | None
+    constrain_dir: Path
+    data_dir: Path
+    repo_root: Path
+    model_dir: Path
+    seed: int
+    batch_size: int
+
+
+def export_model(task: ModelTask) -> dict[str, Any]:
+    """Export one model into ``task.model_dir`` (or record why it is skipped); returns its summary."""
     from pipeline.data.io import load_dataset
     from pipeline.deploy.byo import load_external_model, resolve_path
     from pipeline.deploy.stage_io import (
@@ -226,8 +243,70 @@ def run(inputs: StageInputs, config: Config) -> StageOutputs:
     )
     from pipeline.measure import save_skipped
     from pipeline.models.io import load_model, save_model
+    from pipeline.models.training import fresh_model_state
 
-    dataset = load_dataset(inputs.upstream["data"])
+    fresh_model_state(task.seed)
+    name, external, model_dir = task.name, task.external, task.model_dir
+    dataset = load_dataset(task.data_dir)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    if external is not None and external.is_qonnx:
+        path = resolve_path(external, task.repo_root, name)
+        details, network, source = export_qonnx_file(
+            external, name, path, dataset.x_test, task.batch_size, model_dir
+        )
+        write_json(model_dir / SOURCE_FILE, source)
+        cost = details.pop("inference_cost")
+        write_model_metrics(
+            model_dir / "metrics.json", None, dataset, None, NAME, details, cost, network=network
+        )
+        return {"qonnx_mismatches": 0}
+    if external is None:
+        upstream_dir = task.constrain_dir / name
+        skipped = read_metrics_skip(upstream_dir)
+        model_path = upstream_dir / "model.h5"
+        if skipped and not model_path.is_file():
+            summary = {"skipped": f"constrain skipped it: {skipped}"}
+            save_skipped(model_dir / "metrics.json", summary["skipped"])
+            return summary
+        model = load_model(model_path)
+        spec_path = task.spec_path  # learned models: the frozen spec
+        source = {"model": "constrain"}
+        accumulators_path = upstream_dir / "accumulators.json"
+    else:
+        model, softmax_removed = load_external_model(external, task.repo_root, name)
+        save_model(model, model_dir / "model.h5")
+        spec_path = None
+        accumulators_path = model_dir / "accumulators.json"
+        write_json(accumulators_path, {"layers": dict(external.accumulator_bits)})
+        source = {
+            "model": "export",
+            "format": "qkeras",
+            "external": external.path,
+            "softmax_removed": softmax_removed,
+            "deployed_output": "logits (scores = softmax computed in software)",
+        }
+    write_json(model_dir / SOURCE_FILE, source)
+    if is_float_model(model):
+        reason = "float model (no QKeras quantizers): nothing to export bit-exactly"
+        save_skipped(model_dir / "metrics.json", reason)
+        return {"skipped": reason}
+    widths = _widths(model, accumulators_path)
+    details = export_one(model, name, dataset.x_test, task.batch_size, model_dir, widths)
+    cost = details.pop("inference_cost")
+    network = None
+    if spec_path is None:
+        from pipeline.deploy.from_qkeras import integer_network_from_qkeras
+
+        network = integer_network_from_qkeras(model, widths)
+    write_model_metrics(
+        model_dir / "metrics.json", model, dataset, spec_path, NAME, details, cost, network=network
+    )
+    return {"qonnx_mismatches": details["qonnx_mismatches"]}
+
+
+def run(inputs: StageInputs, config: Config) -> StageOutputs:
+    """Export every quantized model of the run (and every external model) to QONNX and check it (one
+    :func:`export_model` task per model, run by ``inputs.work``)."""
     clashes = sorted(set(config.external_models) & (set(inputs.models) | set(inputs.model_specs)))
     if clashes:
         raise PipelineError(
@@ -236,73 +315,26 @@ def run(inputs: StageInputs, config: Config) -> StageOutputs:
             input="export.external_models",
             fix="rename the external models",
         )
-    summary = {}
     externals = {
         name: external for name, external in config.external_models.items() if name not in inputs.carried_over
     }
     jobs = [(name, None) for name in inputs.models] + sorted(externals.items())
-    with inputs.progress("export", len(jobs)) as bar:
-        for name, external in jobs:
-            model_dir = inputs.output_dir / name
-            model_dir.mkdir(parents=True, exist_ok=True)
-            if external is not None and external.is_qonnx:
-                path = resolve_path(external, inputs.repo_root, name)
-                details, network, source = export_qonnx_file(
-                    external, name, path, dataset.x_test, config.batch_size, model_dir
-                )
-                write_json(model_dir / SOURCE_FILE, source)
-                cost = details.pop("inference_cost")
-                write_model_metrics(
-                    model_dir / "metrics.json", None, dataset, None, NAME, details, cost, network=network
-                )
-                summary[name] = {"qonnx_mismatches": 0}
-                bar.advance()
-                continue
-            if external is None:
-                upstream_dir = inputs.upstream["constrain"] / name
-                skipped = read_metrics_skip(upstream_dir)
-                model_path = upstream_dir / "model.h5"
-                if skipped and not model_path.is_file():
-                    summary[name] = {"skipped": f"constrain skipped it: {skipped}"}
-                    save_skipped(model_dir / "metrics.json", summary[name]["skipped"])
-                    bar.advance()
-                    continue
-                model = load_model(model_path)
-                known = name in inputs.model_specs  # learned models: the frozen spec
-                spec_path = model_spec_path(inputs, name, NAME) if known else None
-                source = {"model": "constrain"}
-                accumulators_path = upstream_dir / "accumulators.json"
-            else:
-                model, softmax_removed = load_external_model(external, inputs.repo_root, name)
-                save_model(model, model_dir / "model.h5")
-                spec_path = None
-                accumulators_path = model_dir / "accumulators.json"
-                write_json(accumulators_path, {"layers": dict(external.accumulator_bits)})
-                source = {
-                    "model": "export",
-                    "format": "qkeras",
-                    "external": external.path,
-                    "softmax_removed": softmax_removed,
-                    "deployed_output": "logits (scores = softmax computed in software)",
-                }
-            write_json(model_dir / SOURCE_FILE, source)
-            if is_float_model(model):
-                reason = "float model (no QKeras quantizers): nothing to export bit-exactly"
-                summary[name] = {"skipped": reason}
-                save_skipped(model_dir / "metrics.json", reason)
-            else:
-                widths = _widths(model, accumulators_path)
-                details = export_one(model, name, dataset.x_test, config.batch_size, model_dir, widths)
-                cost = details.pop("inference_cost")
-                metrics_path = model_dir / "metrics.json"
-                network = None
-                if spec_path is None:
-                    from pipeline.deploy.from_qkeras import integer_network_from_qkeras
-
-                    network = integer_network_from_qkeras(model, widths)
-                write_model_metrics(
-                    metrics_path, model, dataset, spec_path, NAME, details, cost, network=network
-                )
-                summary[name] = {"qonnx_mismatches": details["qonnx_mismatches"]}
-            bar.advance()
-    return StageOutputs(summary=summary)
+    tasks = [
+        ModelTask(
+            name=name,
+            external=external,
+            spec_path=model_spec_path(inputs, name, NAME)
+            if external is None and name in inputs.model_specs
+            else None,
+            constrain_dir=Path(inputs.upstream["constrain"]),
+            data_dir=Path(inputs.upstream["data"]),
+            repo_root=Path(inputs.repo_root),
+            model_dir=inputs.output_dir / name,
+            seed=inputs.seed,
+            batch_size=config.batch_size,
+        )
+        for name, external in jobs
+    ]
+    with inputs.progress("export", len(tasks)) as bar:
+        results = inputs.work.map(export_model, tasks, on_done=lambda _task, _result: bar.advance())
+    return StageOutputs(summary={task.name: result for task, result in zip(tasks, results, strict=True)})

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import dataclass
+from pathlib import Path
 
 from pydantic import Field
 
@@ -40,66 +42,84 @@ class Config(StrictModel):
     batch_size_override: int | None = Field(default=None, ge=1)
 
 
-def run(inputs: StageInputs, config: Config) -> StageOutputs:
-    """Prune every model with a ``pruning`` spec; pass the others through."""
+@dataclass(frozen=True)
+class ModelTask:
+    """One model's pruning (picklable: it may run in a Dask worker, :mod:`pipeline.model_work`)."""
+
+    name: str
+    spec_path: Path
+    trained_dir: Path
+    data_dir: Path
+    out: Path
+    seed: int
+    config: Config
+
+
+def prune_one(task: ModelTask) -> dict:
+    """Prune one model into ``task.out`` (or pass it through); returns its summary entry."""
     from pipeline.data.io import load_dataset
     from pipeline.errors import PipelineError
     from pipeline.measure import ModelMetrics, load_metrics, measure_model, save_metrics
     from pipeline.models.io import load_model, save_model
     from pipeline.models.pruning import kernel_sparsity, prune_model
     from pipeline.models.spec import load_spec
-    from pipeline.models.training import configure_determinism
+    from pipeline.models.training import fresh_model_state
+
+    fresh_model_state(task.seed)
+    config, name, trained_dir, out = task.config, task.name, task.trained_dir, task.out
+    spec = load_spec(task.spec_path)
+    out.mkdir(parents=True, exist_ok=True)
+    if spec.pruning is None:
+        shutil.copyfile(trained_dir / "model.h5", out / "model.h5")
+        trained = load_metrics(trained_dir / "metrics.json")
+        if not isinstance(trained, ModelMetrics):
+            raise PipelineError(NAME, "the trained model's metrics are missing", input=str(trained_dir))
+        details = {"pruned": False, "reason": "the model spec has no pruning section"}
+        save_metrics(
+            trained.model_copy(update={"model": name, "stage": NAME, "details": details}),
+            out / "metrics.json",
+        )
+        return {"pruned": False}
+    dataset = load_dataset(task.data_dir)
+    batch_size = config.batch_size_override or spec.training.batch_size
+    epochs = config.epochs_override or spec.pruning.epochs
+    n_rounds = 1 if spec.pruning.schedule == "polynomial" else spec.pruning.iterations
+    epochs_total = epochs if n_rounds == 1 else n_rounds * max(1, epochs // n_rounds)
+    model = load_model(trained_dir / "model.h5")
+    model, history = prune_model(model, spec, dataset, seed=task.seed, batch_size=batch_size, epochs=epochs)
+    save_model(model, out / "model.h5")
+    (out / "history.json").write_text(json.dumps(history, indent=2) + "\n")
+    reached = kernel_sparsity(model, spec)
+    details = {
+        "pruned": True,
+        "schedule": spec.pruning.schedule,
+        "target_sparsity": spec.pruning.target_sparsity,
+        "reached_sparsity": reached,
+        "epochs": epochs_total,
+        "batch_size": batch_size,
+    }
+    metrics = measure_model(model, dataset, spec, stage=NAME, details=details)
+    save_metrics(metrics, out / "metrics.json")
+    return {"pruned": True, "accuracy": metrics.physics.accuracy, "bops": metrics.cost.bops}
+
+
+def run(inputs: StageInputs, config: Config) -> StageOutputs:
+    """Prune every model with a ``pruning`` spec; pass the others through (one :func:`prune_one` task
+    per model, run by ``inputs.work``)."""
     from pipeline.stages.train import spec_path
 
-    configure_determinism(inputs.seed)
-    dataset = None
-    summary = {}
-    for name in inputs.models:
-        spec = load_spec(spec_path(inputs, name, NAME))
-        trained_dir = inputs.upstream["train"] / name
-        out = inputs.output_dir / name
-        out.mkdir(parents=True, exist_ok=True)
-        if spec.pruning is None:
-            shutil.copyfile(trained_dir / "model.h5", out / "model.h5")
-            trained = load_metrics(trained_dir / "metrics.json")
-            if not isinstance(trained, ModelMetrics):
-                raise PipelineError(NAME, "the trained model's metrics are missing", input=str(trained_dir))
-            details = {"pruned": False, "reason": "the model spec has no pruning section"}
-            save_metrics(
-                trained.model_copy(update={"model": name, "stage": NAME, "details": details}),
-                out / "metrics.json",
-            )
-            summary[name] = {"pruned": False}
-            continue
-        if dataset is None:
-            dataset = load_dataset(inputs.upstream["data"])
-        batch_size = config.batch_size_override or spec.training.batch_size
-        epochs = config.epochs_override or spec.pruning.epochs
-        n_rounds = 1 if spec.pruning.schedule == "polynomial" else spec.pruning.iterations
-        epochs_total = epochs if n_rounds == 1 else n_rounds * max(1, epochs // n_rounds)
-        model = load_model(trained_dir / "model.h5")
-        with inputs.progress(f"prune {name}", epochs_total) as bar:
-            model, history = prune_model(
-                model,
-                spec,
-                dataset,
-                seed=inputs.seed,
-                batch_size=batch_size,
-                epochs=epochs,
-                on_epoch_end=lambda _epoch: bar.advance(),
-            )
-        save_model(model, out / "model.h5")
-        (out / "history.json").write_text(json.dumps(history, indent=2) + "\n")
-        reached = kernel_sparsity(model, spec)
-        details = {
-            "pruned": True,
-            "schedule": spec.pruning.schedule,
-            "target_sparsity": spec.pruning.target_sparsity,
-            "reached_sparsity": reached,
-            "epochs": epochs_total,
-            "batch_size": batch_size,
-        }
-        metrics = measure_model(model, dataset, spec, stage=NAME, details=details)
-        save_metrics(metrics, out / "metrics.json")
-        summary[name] = {"pruned": True, "accuracy": metrics.physics.accuracy, "bops": metrics.cost.bops}
-    return StageOutputs(summary=summary)
+    tasks = [
+        ModelTask(
+            name=name,
+            spec_path=spec_path(inputs, name, NAME),
+            trained_dir=Path(inputs.upstream["train"]) / name,
+            data_dir=Path(inputs.upstream["data"]),
+            out=inputs.output_dir / name,
+            seed=inputs.seed,
+            config=config,
+        )
+        for name in inputs.models
+    ]
+    with inputs.progress("prune", len(tasks)) as bar:
+        results = inputs.work.map(prune_one, tasks, on_done=lambda _task, _result: bar.advance())
+    return StageOutputs(summary={task.name: result for task, result in zip(tasks, results, strict=True)})

@@ -61,5 +61,6 @@ def run(inputs: StageInputs, config: Config) -> StageOutputs:
         progress=inputs.progress,
         checks_file=run_dir / RUN_FILES[0],
         scan_dir=run_dir / RUN_FILES[1],
+        work=inputs.work,  # each model's scores: on the run's workers (pipeline.model_work)
     )
     return StageOutputs(summary=summary)

@@ -12,6 +12,7 @@ A spec with ``precision: {mode: learned}`` is trained with trainable bit widths
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import Field
@@ -62,72 +63,96 @@ def spec_path(inputs: StageInputs, model_name: str, stage: str) -> Path:
         ) from None
 
 
-def run(inputs: StageInputs, config: Config) -> StageOutputs:
-    """Train each model of ``inputs.models`` on the data stage's splits and save it with its metrics."""
+@dataclass(frozen=True)
+class ModelTask:
+    """One model's training (picklable: it may run in a Dask worker, :mod:`pipeline.model_work`)."""
+
+    name: str
+    spec_path: Path
+    data_dir: Path
+    out: Path
+    seed: int
+    config: Config
+
+
+def train_one(task: ModelTask) -> dict:
+    """Train one model into ``task.out`` (model, spec, history, metrics); returns its summary entry."""
     from pipeline.data.io import load_dataset
     from pipeline.measure import measure_model, save_metrics
     from pipeline.models.build import build_model
     from pipeline.models.io import save_model
     from pipeline.models.learned import freeze, learned_widths
     from pipeline.models.spec import dump_spec, load_spec
-    from pipeline.models.training import configure_determinism, fit
+    from pipeline.models.training import fit, fresh_model_state
 
-    configure_determinism(inputs.seed)
-    dataset = load_dataset(inputs.upstream["data"])
-    summary = {}
-    for name in inputs.models:
-        path = spec_path(inputs, name, NAME)
-        spec = load_spec(path)
-        if spec.input_features != dataset.x_train.shape[1]:
-            raise PipelineError(
-                NAME,
-                f"spec expects {spec.input_features} input features, "
-                f"the dataset has {dataset.x_train.shape[1]}",
-                input=f"{path}: input_features",
-                fix="set input_features to the dataset's feature count",
-            )
-        epochs = spec.training.epochs
-        if config.epochs_override is not None:
-            epochs = min(epochs, config.epochs_override)
-        batch_size = config.batch_size_override or spec.training.batch_size
-        ptq = spec.quantization.mode == "ptq"
-        if ptq:  # post-training quantization: train the float twin, quantize after (pipeline.ptq)
-            from pipeline.ptq.keras import float_twin
+    fresh_model_state(task.seed)
+    dataset = load_dataset(task.data_dir)
+    config, path = task.config, task.spec_path
+    spec = load_spec(path)
+    if spec.input_features != dataset.x_train.shape[1]:
+        raise PipelineError(
+            NAME,
+            f"spec expects {spec.input_features} input features, the dataset has {dataset.x_train.shape[1]}",
+            input=f"{path}: input_features",
+            fix="set input_features to the dataset's feature count",
+        )
+    epochs = spec.training.epochs
+    if config.epochs_override is not None:
+        epochs = min(epochs, config.epochs_override)
+    batch_size = config.batch_size_override or spec.training.batch_size
+    ptq = spec.quantization.mode == "ptq"
+    if ptq:  # post-training quantization: train the float twin, quantize after (pipeline.ptq)
+        from pipeline.ptq.keras import float_twin
 
-        model = build_model(float_twin(spec) if ptq else spec, inputs.seed)
-        with inputs.progress(f"train {name}", epochs) as bar:
-            history = fit(
-                model,
-                dataset,
-                epochs=epochs,
-                batch_size=batch_size,
-                learning_rate=spec.training.learning_rate,
-                patience=spec.training.patience,
-                seed=inputs.seed,
-                on_epoch_end=lambda _epoch: bar.advance(),
-            )
-        out = inputs.output_dir / name
-        out.mkdir(parents=True, exist_ok=True)
-        details = {"epochs_run": len(history.get("loss", [])), "epochs_max": epochs, "batch_size": batch_size}
-        if spec.learned_precision:
-            widths = learned_widths(model, spec)
-            model, spec = freeze(model, spec)
-            details["learned_precision"] = widths
-            (out / "learned_precision.json").write_text(json.dumps(widths, indent=2) + "\n")
-            (out / FROZEN_SPEC).write_text(dump_spec(spec))
-        if ptq:
-            from pipeline.ptq.keras import quantize_after_training
+    model = build_model(float_twin(spec) if ptq else spec, task.seed)
+    history = fit(
+        model,
+        dataset,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=spec.training.learning_rate,
+        patience=spec.training.patience,
+        seed=task.seed,
+    )
+    out = task.out
+    out.mkdir(parents=True, exist_ok=True)
+    details = {"epochs_run": len(history.get("loss", [])), "epochs_max": epochs, "batch_size": batch_size}
+    if spec.learned_precision:
+        widths = learned_widths(model, spec)
+        model, spec = freeze(model, spec)
+        details["learned_precision"] = widths
+        (out / "learned_precision.json").write_text(json.dumps(widths, indent=2) + "\n")
+        (out / FROZEN_SPEC).write_text(dump_spec(spec))
+    if ptq:
+        from pipeline.ptq.keras import quantize_after_training
 
-            model = quantize_after_training(spec, model, dataset, inputs.seed, out)
-        save_model(model, out / "model.h5")
-        (out / "spec.yaml").write_text(path.read_text())
-        (out / "history.json").write_text(json.dumps(history, indent=2) + "\n")
-        epochs_run = details["epochs_run"]
-        metrics = measure_model(model, dataset, spec, stage=NAME, details=details)
-        save_metrics(metrics, out / "metrics.json")
-        summary[name] = {
-            "accuracy": metrics.physics.accuracy,
-            "bops": metrics.cost.bops,
-            "epochs_run": epochs_run,
-        }
-    return StageOutputs(summary=summary)
+        model = quantize_after_training(spec, model, dataset, task.seed, out)
+    save_model(model, out / "model.h5")
+    (out / "spec.yaml").write_text(path.read_text())
+    (out / "history.json").write_text(json.dumps(history, indent=2) + "\n")
+    metrics = measure_model(model, dataset, spec, stage=NAME, details=details)
+    save_metrics(metrics, out / "metrics.json")
+    return {
+        "accuracy": metrics.physics.accuracy,
+        "bops": metrics.cost.bops,
+        "epochs_run": details["epochs_run"],
+    }
+
+
+def run(inputs: StageInputs, config: Config) -> StageOutputs:
+    """Train each model of ``inputs.models`` on the data stage's splits and save it with its metrics
+    (one :func:`train_one` task per model, run by ``inputs.work``)."""
+    tasks = [
+        ModelTask(
+            name=name,
+            spec_path=spec_path(inputs, name, NAME),
+            data_dir=Path(inputs.upstream["data"]),
+            out=inputs.output_dir / name,
+            seed=inputs.seed,
+            config=config,
+        )
+        for name in inputs.models
+    ]
+    with inputs.progress("train", len(tasks)) as bar:
+        results = inputs.work.map(train_one, tasks, on_done=lambda _task, _result: bar.advance())
+    return StageOutputs(summary={task.name: result for task, result in zip(tasks, results, strict=True)})
