@@ -3,8 +3,9 @@
 It is the firmware stage's per-model body, :func:`pipeline.stages.firmware.build_one` (da4ml RTL,
 Verilator simulation bit-exact against :mod:`pipeline.deploy.emulator`, Yosys ``synth_xilinx``),
 applied to the model the trial saved. The record sets the da4ml estimate next to Yosys' LUTs, and the
-trial's latency (pipeline stages x clock period) next to the one Yosys ``sta`` gives
-(:mod:`pipeline.rtl.timing`): the critical path of the deepest stage, the clock it allows, and
+trial's latency (pipeline stages x clock period) next to the one the netlist timing model gives
+(:mod:`pipeline.rtl.netlist_timing`, UltraScale+ -2 delays): the critical path of the slowest stage,
+the clock it allows, and
 ``latency_ns_sta = cycles x max(clock period, critical path)`` (the firmware stage's latency).
 """
 

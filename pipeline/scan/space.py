@@ -9,6 +9,7 @@ A dimension is a list of choices or a range ``{low, high, step}`` (inclusive)::
     bias_bits: [[6, 6, 6, 6], [8, 6, 6, 6]]   # ... or a list with one value per dense layer
     activation_bits: [4, 6]              # quantized_relu bits (hidden layers)
     width_multiplier: {low: 0.25, high: 1.0, step: 0.25}   # hidden widths x this (rounded, >= 1)
+    hidden_layers: [1, 2, 3]             # depth: keep the base's first N hidden layers (+ its output layer)
     target_sparsity: [0.0, 0.5, 0.75, 0.9]                  # QAP target; 0 = no pruning
     layer_groups: {first: [0], rest: [1, 2, 3]}             # dense layer indices (default shown)
     accumulator_method: {first: [a2q], rest: [none, a2q_plus]}   # none | a2q | a2q_plus per group
@@ -70,6 +71,7 @@ class SearchSpace(StrictModel):
     bias_bits: Dimension | None = None
     activation_bits: Dimension | None = None
     width_multiplier: Dimension | None = None
+    hidden_layers: Dimension | None = None
     target_sparsity: Dimension | None = None
     layer_groups: dict[str, tuple[int, ...]] = Field(
         default_factory=lambda: {"first": (0,), "rest": (1, 2, 3)}
@@ -95,6 +97,7 @@ class SearchSpace(StrictModel):
             "bias_bits",
             "activation_bits",
             "width_multiplier",
+            "hidden_layers",
             "target_sparsity",
         ):
             dimension = getattr(self, name)
@@ -143,6 +146,9 @@ def _check_dimension(name: str, values: list[Any]) -> None:
     elif base == "width_multiplier":
         if min(values) <= 0:
             raise ValueError(f"{key}: must be > 0, got {min(values)}")
+    elif base == "hidden_layers":
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in values) or min(values) < 1:
+            raise ValueError(f"{key}: hidden layer counts must be integers >= 1, got {values}")
     elif base == "target_sparsity":
         if min(values) < 0 or max(values) >= 1:
             raise ValueError(f"{key}: must be in [0, 1), got {values}")
@@ -177,6 +183,11 @@ def check_against_spec(space: SearchSpace, spec: Any) -> None:
     """
     n_layers = len(spec.layers)
     dims = space.dimensions()
+    too_deep = [count for count in dims.get("hidden_layers", []) if count > n_layers - 1]
+    if too_deep:
+        raise ValueError(
+            f"space.hidden_layers: the base spec has {n_layers - 1} hidden layers, cannot keep {max(too_deep)}"
+        )
     for name in ("weight_bits", "bias_bits", "activation_bits"):
         for value in dims.get(name, []):
             if isinstance(value, list) and len(value) != n_layers:
@@ -248,10 +259,15 @@ def _per_layer(value: Any, n_layers: int) -> list[Any]:
 def resolve_spec(base: Any, point: dict[str, Any], space: SearchSpace, name: str) -> dict[str, Any]:
     """The model spec (a YAML-ready mapping, every layer explicit) of ``point`` applied to ``base``.
 
-    Validated by the caller with :func:`pipeline.models.spec.parse_spec`.
+    Validated by the caller with :func:`pipeline.models.spec.parse_spec`. ``hidden_layers`` keeps the
+    base's first N hidden layers and its output layer; per-layer values and layer groups keep the base's
+    layer indices (the output layer is always index ``len(base layers) - 1``).
     """
     layers = base.resolved_layers()
     n_layers = len(layers)
+    if "hidden_layers" in point:
+        kept = int(point["hidden_layers"])
+        layers = [layer for layer in layers if layer.index < kept or layer.index == n_layers - 1]
     spec: dict[str, Any] = {
         "name": name,
         "description": f"{base.name} with {point_key(point)}",

@@ -79,3 +79,31 @@ def test_learned_precision_point_sets_the_mode_and_beta():
         resolve_spec(BASE, {"learned_precision": False, "learned_beta": 1e-7}, space, "t"), "t"
     )
     assert not fixed.learned_precision
+
+
+def test_hidden_layers_keeps_the_first_hidden_layers_and_the_output_layer():
+    space = SearchSpace.model_validate({"hidden_layers": [1, 2, 3]})
+    point = {"hidden_layers": 1, "weight_bits": [3, 5, 5, 6], "width_multiplier": 0.5}
+    spec = parse_spec(resolve_spec(BASE, point, space, "shallow"), "test")
+    layers = spec.resolved_layers()
+    assert [layer.units for layer in layers] == [32, 5]
+    # per-layer values keep the base's indices: layer 0 and the output layer (base index 3)
+    assert [layer.weight.bits for layer in layers] == [3, 6]
+    # the output layer keeps its accumulator group ("rest": A2Q+ 14 bits), the first layer A2Q 18 bits
+    assert [(layer.accumulator_bits, layer.accumulator_method) for layer in layers] == [
+        (18, "a2q"),
+        (14, "a2q_plus"),
+    ]
+    two = parse_spec(resolve_spec(BASE, {"hidden_layers": 2}, space, "two"), "test")
+    assert [layer.units for layer in two.resolved_layers()] == [64, 32, 5]
+
+
+def test_hidden_layers_deeper_than_the_base_is_an_error_naming_the_key():
+    import pytest
+
+    from pipeline.scan.space import check_against_spec
+
+    with pytest.raises(ValueError, match=r"space\.hidden_layers: the base spec has 3 hidden layers"):
+        check_against_spec(SearchSpace.model_validate({"hidden_layers": [2, 4]}), BASE)
+    with pytest.raises(ValueError, match=r"space\.hidden_layers: hidden layer counts must be integers >= 1"):
+        SearchSpace.model_validate({"hidden_layers": [0, 1]})
