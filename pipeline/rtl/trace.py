@@ -42,7 +42,7 @@ def latency_cutoff_for_clock(clock_period_ns: float, adder_levels_per_ns: float)
     """
     if clock_period_ns <= 0 or adder_levels_per_ns <= 0:
         raise ValueError("clock period and adder levels per ns must be positive")
-    return max(1.0, float(np.floor(clock_period_ns * adder_levels_per_ns)))
+    return max(1.0, float(np.floor(clock_period_ns * adder_levels_per_ns + 1e-9)))  # 5 x 0.6 is 3, not 2
 
 
 def _round_half_even_saturate_one(value: FixedVariable, fmt: FixedFormat) -> FixedVariable | float:

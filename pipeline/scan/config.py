@@ -63,7 +63,8 @@ class FirmwareSettings(StrictModel):
 
     Attributes:
         clock_period_ns: clock period; latency = pipeline stages x period.
-        adder_levels_per_ns: da4ml adder levels per ns (pipeline cutoff = period x this).
+        adder_levels_per_ns: da4ml adder levels per ns (pipeline cutoff = period x this; the default
+            0.6 is the firmware stage's, calibrated with the netlist timing model).
         hard_dc: da4ml CMVM delay constraint.
         max_points: full flow for at most this many front points (those above ``accuracy_floor``
             first, fewest LUTs first); ``None``: every front point; 0: none.
@@ -73,7 +74,7 @@ class FirmwareSettings(StrictModel):
     """
 
     clock_period_ns: float = Field(default=5.0, gt=0)
-    adder_levels_per_ns: float = Field(default=1.0, gt=0)
+    adder_levels_per_ns: float = Field(default=0.6, gt=0)
     hard_dc: int = Field(default=2, ge=-1)
     max_points: int | None = Field(default=None, ge=0)
     max_test_jets: int = Field(default=1000, ge=1)

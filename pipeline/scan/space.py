@@ -186,7 +186,8 @@ def check_against_spec(space: SearchSpace, spec: Any) -> None:
     too_deep = [count for count in dims.get("hidden_layers", []) if count > n_layers - 1]
     if too_deep:
         raise ValueError(
-            f"space.hidden_layers: the base spec has {n_layers - 1} hidden layers, cannot keep {max(too_deep)}"
+            f"space.hidden_layers: the base spec has {n_layers - 1} hidden layers, "
+            f"cannot keep {max(too_deep)}"
         )
     for name in ("weight_bits", "bias_bits", "activation_bits"):
         for value in dims.get(name, []):

@@ -67,7 +67,9 @@ class Config(StrictModel):
         yosys_family: ``synth_xilinx -family`` (``xcup`` for UltraScale+ parts); also picks the
             delay table of :mod:`pipeline.rtl.netlist_timing` (UltraScale+ -2; other families fall back
             to Yosys ``sta`` with :mod:`pipeline.rtl.timing`'s route share).
-        adder_levels_per_ns: da4ml adder levels per ns; pipeline cutoff = clock period x this.
+        adder_levels_per_ns: da4ml adder levels per ns; pipeline cutoff = clock period x this. The
+            default 0.6 (3 levels per 5 ns stage) is where :mod:`pipeline.rtl.netlist_timing` gives
+            <= 5 ns per stage (``benchmarks/results/timing_depth.json``; da4ml's own 1.0 gave ~160 MHz).
         hard_dc: da4ml CMVM delay constraint (extra adder levels allowed; hls4ml uses 2).
         max_test_jets: simulate only the first N test jets (``None``: the whole test split).
         synthesize: run Yosys.
@@ -84,7 +86,7 @@ class Config(StrictModel):
     clock_period_ns: float | None = Field(default=None, gt=0)
     part: str | None = None
     yosys_family: str = "xcup"
-    adder_levels_per_ns: float = Field(default=1.0, gt=0)
+    adder_levels_per_ns: float = Field(default=0.6, gt=0)
     hard_dc: int = Field(default=2, ge=-1)
     max_test_jets: int | None = Field(default=None, ge=1)
     synthesize: bool = True

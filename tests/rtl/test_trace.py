@@ -99,3 +99,10 @@ def test_per_feature_input_formats_lower_the_cost_and_stay_exact(tiny_design):
 def test_per_feature_formats_outside_the_container_are_refused(bad):
     with pytest.raises(ValueError, match="input"):
         trace_network(tiny_network(), 3.0, input_formats=bad)
+
+
+def test_latency_cutoff_for_clock_is_robust_to_float_products():
+    # 0.6 and 0.7 are not exact binary fractions; the cutoff must not floor 3 - 1e-16 to 2
+    assert latency_cutoff_for_clock(5.0, 0.6) == 3.0
+    assert latency_cutoff_for_clock(100.0, 0.29) == 29.0  # 100 x 0.29 = 28.999999999999996
+    assert latency_cutoff_for_clock(3.0, 0.1) == 1.0
