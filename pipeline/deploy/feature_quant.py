@@ -116,7 +116,7 @@ def find_feature_quantizers(wrapper: ModelWrapper) -> FeatureQuantizers | None:
         if quant.op_type != "Quant":
             raise ValueError(f"node {quant.name} after {SPLIT_NAME} is not a Quant")
         scale, zeropt, bitwidth = (wrapper.get_initializer(name) for name in quant.input[1:4])
-        fractional = int(round(-np.log2(float(scale))))
+        fractional = round(-float(np.log2(float(scale))))
         attributes = {a.name: helper.get_attribute_value(a) for a in quant.attribute}
         if float(zeropt) != 0 or not attributes.get("signed", 1) or 2.0**-fractional != float(scale):
             raise ValueError(f"node {quant.name} is not a signed power-of-two per-feature Quant")
