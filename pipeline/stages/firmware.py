@@ -303,7 +303,13 @@ def collect_model(submitted: dict[str, Any], config: Config) -> tuple[dict, dict
 
 
 def build_one(
-    network, features, model_dir: Path, scratch: Path, config: Config, project_dir: Path
+    network,
+    features,
+    model_dir: Path,
+    scratch: Path,
+    config: Config,
+    project_dir: Path,
+    input_formats=None,
 ) -> dict[str, Any]:
     """One model's firmware, start to finish (what the scan runs on a front point): the stage's
     :func:`submit_model` + :func:`collect_model` on a private pool, no cache. Returns the
@@ -312,7 +318,7 @@ def build_one(
 
     with ThreadPoolExecutor(max_workers=config.workers or 1) as pool:
         submitted = submit_model(
-            pool, network, features, model_dir, scratch, config, project_dir, ToolCache(None)
+            pool, network, features, model_dir, scratch, config, project_dir, ToolCache(None), input_formats
         )
         record, _ = collect_model(submitted, config)
     return record
