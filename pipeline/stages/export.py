@@ -149,6 +149,7 @@ def export_one(
     from pipeline.deploy.feature_quant import find_feature_quantizers, remove_feature_quantizers
     from pipeline.deploy.from_qkeras import integer_network_from_qkeras
     from pipeline.deploy.from_qonnx import check_same_network, integer_network_from_qonnx
+    from pipeline.deploy.hls import hls_type
     from pipeline.deploy.integer_network import NETWORK_FILE, save_network
     from pipeline.deploy.stage_io import write_json
     from pipeline.models.inputs import input_formats, model_inputs
@@ -175,7 +176,7 @@ def export_one(
         )
     reading = integer_network_from_qonnx(remove_feature_quantizers(wrapper))
     cross = check_same_network(plain, reading, deployed, name)
-    per_feature = None if formats is None else [[fmt.bits, fmt.integer_bits] for fmt in formats]
+    per_feature = None if formats is None else [hls_type(fmt) for fmt in formats]  # e.g. fixed<8,2>
     check = {**check, "qonnx_reading": cross, "input_feature_formats": per_feature}
     write_json(model_dir / "check.json", check)
     save_network(network, model_dir / NETWORK_FILE)
