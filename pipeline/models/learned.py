@@ -16,8 +16,9 @@ pulls it down.
 
 Resource term (EBOPs-like, HGQ eq. 12): per dense layer ``sum_ij [w_ij != 0] * b_w * b_x,i`` with
 ``b_w`` the layer's weight bits and ``b_x,i`` the bits of input ``i``; for the first layer the input
-width is that of the *deployed* common input container (the covering format of the per-feature
-formats, :func:`input_container`), because that is what the firmware sizes. The model loss is
+width is that of the common input container (the covering format of the per-feature formats,
+:func:`input_container`: the width of the network's input ports; da4ml then sizes the first layer's
+adders from the per-feature formats, a saving this term does not model). The model loss is
 ``cross-entropy + beta * EBOPs``.
 
 Granularity: weights and activations per layer, the input quantizer per feature. Bit widths stay in
