@@ -81,7 +81,8 @@ def ours_point(
     Deployed with per-feature input precision: the learned per-feature input quantizer is applied to
     every split after the learned phase (where the trigger computes the features), the QAP fine-tuning and
     the test run on those inputs, and da4ml is told each input's format. The same network is also
-    costed and scored with the single container format (what hls4ml's scalar Quant node deploys).
+    costed and scored with the single container format alone (the network's input quantizer, without the
+    per-feature formats upstream of it).
     """
     from dataclasses import replace
 

@@ -9,11 +9,12 @@ of deep neural networks for low-latency inference on the edge" (Nature MI 2021) 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pipeline.deploy.integer_network import IntegerNetwork
+from pipeline.deploy.integer_network import FixedFormat, IntegerNetwork
 from pipeline.deploy.qonnx_fixes import fix_keras_export
 from pipeline.errors import PipelineError
 
@@ -25,16 +26,25 @@ STAGE = "export"
 OPSET = 9
 
 
-def export_qonnx(model: keras.Model, network: IntegerNetwork) -> ModelWrapper:
+def export_qonnx(
+    model: keras.Model, network: IntegerNetwork, feature_formats: Sequence[FixedFormat] | None = None
+) -> ModelWrapper:
     """Convert a QKeras model to a cleaned QONNX model (batch size 1, as qonnx' clean-up leaves it).
 
     ``network`` (from :func:`pipeline.deploy.from_qkeras.integer_network_from_qkeras`) supplies the input
-    quantizer that ``from_keras`` drops.
+    quantizer that ``from_keras`` drops. ``feature_formats`` (per-feature input precision,
+    :func:`pipeline.models.inputs.input_formats`) puts one ``Quant`` per feature in front of it
+    (:mod:`pipeline.deploy.feature_quant`): the graph then computes the deployed chain from raw features.
     """
     from qonnx.converters import from_keras
 
+    from pipeline.deploy.feature_quant import insert_feature_quantizers
+
     onnx_model, _ = from_keras(model, name=model.name, opset=OPSET)
-    return fix_keras_export(onnx_model, network.input_format)
+    wrapper = fix_keras_export(onnx_model, network.input_format)
+    if feature_formats is not None:
+        wrapper = insert_feature_quantizers(wrapper, feature_formats)
+    return wrapper
 
 
 def execute_qonnx(wrapper: ModelWrapper, features: np.ndarray, batch_size: int = 4096) -> np.ndarray:

@@ -15,6 +15,13 @@ Measured on the pinned tools (see ``/work/shared/notes/toolchain.md``):
    among the *layer* names (``Relu_0_out0`` vs ``Relu_0``) and fails on ONNX models:
    :func:`name_tensors_after_activations` renames each activation's output tensor to its node name
    (applied to the copy handed to hls4ml; numerically a no-op).
+5. hls4ml 1.3 cannot take per-feature input precision: a ``Quant`` with a vector bit width is refused
+   ("Only scalar bitwidth values are supporeted", ``hls4ml/model/optimizer/passes/quant_opt.py``), and
+   the exported equivalent (one scalar ``Quant`` per feature between ``Split`` and ``Concat``,
+   :mod:`pipeline.deploy.feature_quant`) is no dense-layer input it converts.
+   :func:`strip_feature_quantizers_for_hls4ml` removes that block from the copy handed to hls4ml; the
+   C-simulation is fed the per-feature-quantized features (as the firmware receives them), which the
+   remaining container input ``Quant`` holds exactly, so the C-sim still equals the whole QONNX graph.
 
 Reference: Pappalardo et al., "QONNX: Representing Arbitrary-Precision Quantized Neural Networks"
 (2022) for the ``Quant`` operator.
@@ -142,3 +149,13 @@ def name_tensors_after_activations(wrapper: ModelWrapper) -> ModelWrapper:
             if info.name == old:
                 info.name = node.name
     return renamed
+
+
+def strip_feature_quantizers_for_hls4ml(wrapper: ModelWrapper) -> ModelWrapper:
+    """Fault 5 above (hls4ml 1.3.0): a copy of ``wrapper`` without the per-feature input ``Quant`` block
+    (:func:`pipeline.deploy.feature_quant.remove_feature_quantizers`), for hls4ml. Its C-simulation must
+    then be fed :func:`pipeline.models.inputs.model_inputs` of the features. Unchanged copy when the
+    graph has no such block."""
+    from pipeline.deploy.feature_quant import remove_feature_quantizers
+
+    return remove_feature_quantizers(wrapper)

@@ -16,8 +16,9 @@ pulls it down.
 
 Resource term (EBOPs-like, HGQ eq. 12): per dense layer ``sum_ij [w_ij != 0] * b_w * b_x,i`` with
 ``b_w`` the layer's weight bits and ``b_x,i`` the bits of input ``i``; for the first layer the input
-width is that of the *deployed* common input container (the covering format of the per-feature
-formats, :func:`input_container`), because that is what the firmware sizes. The model loss is
+width is that of the common input container (the covering format of the per-feature formats,
+:func:`input_container`: the width of the network's input ports; da4ml then sizes the first layer's
+adders from the per-feature formats, a saving this term does not model). The model loss is
 ``cross-entropy + beta * EBOPs``.
 
 Granularity: weights and activations per layer, the input quantizer per feature. Bit widths stay in
@@ -26,6 +27,10 @@ integer bits ``>= 0`` (QKeras ``integer`` of a spec; the input features' ``>= in
 when set: the features' range, which the resource term otherwise narrows until they saturate). After training,
 :func:`freeze` turns the model into plain QKeras ``quantized_bits`` / ``quantized_relu`` layers
 (:func:`pipeline.models.build.build_model` of the frozen spec), so export, hls4ml and RTL run unchanged.
+The frozen spec keeps the per-feature input formats (``input_feature_quantizers``) next to the covering
+``input_quantizer`` (:func:`input_container`); every later stage applies them to the features upstream
+of the network (:func:`pipeline.models.inputs.model_inputs`), so what each stage measures is the learned
+model's forward pass exactly.
 """
 
 from __future__ import annotations
@@ -320,8 +325,9 @@ def learned_widths(model: keras.Model, spec: ModelSpec) -> dict:
 
 def input_container(model: keras.Model) -> QuantizerSpec:
     """The one ``quantized_bits`` that holds every per-feature input format exactly:
-    ``integer = max_i integer_i``, ``fractional = max_i fractional_i`` (see the README section on
-    per-feature input precision: hls4ml 1.3 Quant nodes take one scalar bit width only)."""
+    ``integer = max_i integer_i``, ``fractional = max_i fractional_i``: the frozen network's input
+    quantizer (the width of the firmware's input ports), while the per-feature formats are applied
+    upstream of it (README, per-feature input precision)."""
     bits, integer = model.get_layer("input_quant").quantizer.frozen()
     fractional = bits - 1 - integer
     whole, frac = int(integer.max()), int(fractional.max())
@@ -341,8 +347,9 @@ def quantize_features(features: np.ndarray, formats: tuple[FixedFormat, ...]) ->
     """Each feature column at its own learned format: the learned input quantizer exactly (half to even,
     saturating; QFX forward pass). This is how per-feature precision is deployed: applied where the
     features are computed, upstream of the frozen network, whose input container (:func:`input_container`)
-    then holds every value exactly; :func:`pipeline.rtl.trace.trace_network` (``input_formats``) lets
-    da4ml size the first layer from the per-feature ranges and zero low bits."""
+    then holds every value exactly (the stages call it through :func:`pipeline.models.inputs.model_inputs`);
+    :func:`pipeline.rtl.trace.trace_network` (``input_formats``) lets da4ml size the first layer from the
+    per-feature ranges and zero low bits."""
     from pipeline.deploy.emulator import quantize_real
 
     features = np.asarray(features)
@@ -356,11 +363,13 @@ def quantize_features(features: np.ndarray, formats: tuple[FixedFormat, ...]) ->
 
 
 def frozen_spec(model: keras.Model, spec: ModelSpec) -> ModelSpec:
-    """The plain fixed-precision spec with the learned widths (``precision`` removed)."""
+    """The plain fixed-precision spec with the learned widths (``precision`` removed): the per-feature
+    input formats as ``input_feature_quantizers``, their covering container as ``input_quantizer``."""
     widths = learned_widths(model, spec)
     data = spec.model_dump(mode="json", exclude_unset=True)
     data.pop("precision", None)
     data["input_quantizer"] = widths["input_container"]
+    data["input_feature_quantizers"] = widths["input_features"]
     for layer_data, resolved in zip(data["layers"], spec.resolved_layers(), strict=True):
         entry = widths["layers"][resolved.dense_name]
         layer_data["weight"] = entry["weight"]
@@ -373,8 +382,9 @@ def frozen_spec(model: keras.Model, spec: ModelSpec) -> ModelSpec:
 def freeze(model: keras.Model, spec: ModelSpec) -> tuple[keras.Model, ModelSpec]:
     """Plain QKeras model (``build_model`` of :func:`frozen_spec`) with the trained weights.
 
-    Contract: its forward pass equals the learned model's wherever each input feature's learned format
-    is the container (always for weights and activations, which are per layer).
+    Contract: its forward pass on :func:`pipeline.models.inputs.model_inputs` of the features (each
+    feature at its learned format, then the container input quantizer, which leaves them unchanged)
+    equals the learned model's on the raw features.
     """
     from pipeline.models.build import build_model
 

@@ -6,6 +6,9 @@ Schema (every key optional unless marked; unknown keys are errors)::
     description: free text
     input_features: 16
     input_quantizer: {bits: 16, integer_bits: 6}      # quantized_bits(16, 6, alpha=1); null = float input
+    input_feature_quantizers: null    # one {bits, integer_bits} per input feature (quantized_bits, sign
+                                      # not counted), applied where the features are computed; each must
+                                      # be exact in input_quantizer (pipeline.models.inputs)
     defaults:                                         # apply to every layer unless the layer overrides
       weight:     {bits: 6, integer_bits: 0}          # quantized_bits(6, 0, alpha=1); null = float
       bias:       {bits: 6, integer_bits: 0}          # quantized_bits(6, 0, alpha=1); null = float
@@ -222,6 +225,7 @@ class ModelSpec(StrictModel):
     description: str = ""
     input_features: int = Field(default=16, ge=1)
     input_quantizer: QuantizerSpec | None = None
+    input_feature_quantizers: tuple[QuantizerSpec, ...] | None = None
     defaults: Defaults = Defaults()
     layers: tuple[LayerSpec, ...] = Field(min_length=1)
     output_quantizer: QuantizerSpec | None = None
@@ -255,6 +259,8 @@ class ModelSpec(StrictModel):
         ):
             if quantizer is not None:
                 _check_quantizer(quantizer, True, key)
+        if self.input_feature_quantizers is not None:
+            _check_feature_quantizers(self)
         for index, layer in enumerate(self.resolved_layers()):
             where = f"layers.{index}"
             for key, quantizer, signed in (
@@ -354,6 +360,34 @@ def _check_learned(spec: ModelSpec) -> None:
             raise ValueError(f"layers.{index}: batch_norm is not supported with learned precision")
     if spec.output_quantizer is not None:
         raise ValueError("output_quantizer: not supported with learned precision")
+
+
+def _check_feature_quantizers(spec: ModelSpec) -> None:
+    """``input_feature_quantizers``: one valid signed format per input feature, each exact in the
+    ``input_quantizer`` (the container the network's input keeps): no more fractional bits, no more
+    integer bits (then its whole range lies inside the container's)."""
+    key = "input_feature_quantizers"
+    formats = spec.input_feature_quantizers or ()
+    if spec.learned_precision:
+        raise ValueError(f"{key}: precision mode learned learns them during train; remove the key")
+    if spec.quantization.mode == "ptq":
+        raise ValueError(f"{key}: not supported with quantization.mode ptq (it chooses the input format)")
+    container = spec.input_quantizer
+    if container is None:
+        raise ValueError(f"{key}: needs input_quantizer, the container that holds every per-feature format")
+    if len(formats) != spec.input_features:
+        raise ValueError(f"{key}: {len(formats)} formats for input_features = {spec.input_features}")
+    container_fractional = container.bits - 1 - container.integer_bits
+    for index, fmt in enumerate(formats):
+        _check_quantizer(fmt, True, f"{key}.{index}")
+        fractional = fmt.bits - 1 - fmt.integer_bits
+        if fractional > container_fractional or fmt.integer_bits > container.integer_bits:
+            raise ValueError(
+                f"{key}.{index}: {{bits: {fmt.bits}, integer_bits: {fmt.integer_bits}}} is not exact in "
+                f"input_quantizer {{bits: {container.bits}, integer_bits: {container.integer_bits}}} "
+                f"(fractional bits {fractional} vs {container_fractional}, integer bits {fmt.integer_bits} "
+                f"vs {container.integer_bits}): widen input_quantizer or narrow the feature's format"
+            )
 
 
 def _check_quantizer(quantizer: QuantizerSpec, signed: bool, key: str) -> None:

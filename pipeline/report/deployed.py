@@ -33,6 +33,9 @@ class DeployedModel:
         accumulator_bits: deployed accumulator width per dense layer (``None``: wide, never overflows).
         network: the stored integer network (``network.json``), when the stages wrote one.
         onnx_file: the QONNX graph of a bring-your-own ``.onnx`` model (then ``keras_model`` is ``None``).
+        spec: the model's spec as the later stages read it (a learned model's frozen spec), whose
+            per-feature input formats are applied before the network (:meth:`inputs`); ``None`` for a
+            bring-your-own model.
     """
 
     name: str
@@ -42,6 +45,14 @@ class DeployedModel:
     accumulator_bits: Mapping[str, int] | None
     network: Any = None
     onnx_file: Path | None = None
+    spec: Any = None
+
+    def inputs(self, features_standardised: np.ndarray) -> np.ndarray:
+        """The features as the deployed network receives them: at the spec's per-feature input formats
+        when it has them (:func:`pipeline.models.inputs.model_inputs`), else unchanged."""
+        from pipeline.models.inputs import model_inputs
+
+        return model_inputs(self.spec, np.asarray(features_standardised, dtype=np.float32))
 
     @property
     def has_exact(self) -> bool:
@@ -58,7 +69,7 @@ class DeployedModel:
 
             outputs = execute_qonnx(ModelWrapper(str(self.onnx_file)), features_standardised)
             return outputs.astype(np.float32)
-        return float_logits(self.keras_model, features_standardised)
+        return float_logits(self.keras_model, self.inputs(features_standardised))
 
     def exact_logits(self, features_standardised: np.ndarray) -> np.ndarray:
         """Firmware-exact logits (integer emulator); PipelineError for a model without an integer form."""
@@ -72,9 +83,9 @@ class DeployedModel:
         if self.network is not None:
             from pipeline.deploy.emulator import emulate
 
-            result = emulate(self.network, np.asarray(features_standardised, dtype=np.float32))
+            result = emulate(self.network, self.inputs(features_standardised))
             return np.asarray(result.logits, dtype=np.float64)
-        return exact_logits(self.keras_model, features_standardised, self.accumulator_bits)
+        return exact_logits(self.keras_model, self.inputs(features_standardised), self.accumulator_bits)
 
 
 def deployed_files(stage_dirs: Mapping[str, Path], model: str) -> tuple[Path, Path | None] | None:
@@ -167,7 +178,33 @@ def load_deployed(stage_dirs: Mapping[str, Path], model: str) -> DeployedModel:
         if exact_problem is None and network is None
         else None
     )
-    return DeployedModel(model, keras_model, relative, exact_problem, widths, network)
+    return DeployedModel(
+        model, keras_model, relative, exact_problem, widths, network, None, _spec(stage_dirs, model)
+    )
+
+
+def _spec(stage_dirs: Mapping[str, Path], model: str) -> Any:
+    """The spec later stages read (``train/<model>/frozen_spec.yaml`` of a learned model, else the
+    ``spec.yaml`` the train stage copied), or ``None`` when the train stage stored neither."""
+    from pipeline.models.spec import load_spec
+
+    train_dir = stage_dirs.get("train")
+    if train_dir is None:
+        return None
+    for name in ("frozen_spec.yaml", "spec.yaml"):
+        path = train_dir / model / name
+        if path.is_file():
+            return load_spec(path) if name == "frozen_spec.yaml" else _load_copied_spec(path)
+    return None
+
+
+def _load_copied_spec(path: Path) -> Any:
+    """``train/<model>/spec.yaml`` (a copy of ``models/<model>.yaml``, so named after the directory)."""
+    import yaml
+
+    from pipeline.models.spec import parse_spec
+
+    return parse_spec(yaml.safe_load(path.read_text()), str(path))
 
 
 def _exact_problem(stage_dirs: Mapping[str, Path], model: str, keras_model: Any) -> str | None:

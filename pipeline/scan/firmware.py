@@ -38,15 +38,21 @@ def run_firmware(task: FirmwareTask) -> dict[str, Any]:
     started = time.perf_counter()
     record: dict[str, Any] = {"key": task.key}
     try:
+        import yaml
+
         from pipeline.data.io import load_dataset
         from pipeline.deploy.from_qkeras import integer_network_from_qkeras
+        from pipeline.models.inputs import input_formats, model_inputs
         from pipeline.models.io import load_model
+        from pipeline.models.spec import parse_spec
         from pipeline.stages.firmware import Config, build_one
 
         trial_dir = Path(task.trial_dir)
         widths = json.loads((trial_dir / "accumulators.json").read_text())["layers"]
         network = integer_network_from_qkeras(load_model(trial_dir / "model.h5"), widths)
+        spec = parse_spec(yaml.safe_load((trial_dir / "spec.yaml").read_text()), str(trial_dir / "spec.yaml"))
         features = load_dataset(Path(task.data_dir)).x_test[: task.firmware["max_test_jets"]]
+        features = model_inputs(spec, features)  # per-feature input formats (a learned trial's), if any
         config = Config(
             clock_period_ns=task.firmware["clock_period_ns"],
             adder_levels_per_ns=task.firmware["adder_levels_per_ns"],
@@ -59,7 +65,13 @@ def run_firmware(task: FirmwareTask) -> dict[str, Any]:
             output = trial_dir / "firmware"
             output.mkdir(exist_ok=True)
             result = build_one(
-                network, features, output, Path(scratch) / "point", config, Path(scratch) / "none"
+                network,
+                features,
+                output,
+                Path(scratch) / "point",
+                config,
+                Path(scratch) / "none",
+                input_formats(spec),
             )
         (trial_dir / "firmware" / "firmware.json").write_text(
             json.dumps(result, indent=2, sort_keys=True) + "\n"

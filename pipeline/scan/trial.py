@@ -74,15 +74,19 @@ def _dataset(data_dir: str, train_jets: int | None, test_jets: int | None):
 def _train_prune_constrain(spec, dataset, settings: dict[str, Any], seed: int, timings: dict[str, float]):
     """The train, prune and constrain stages' per-model work; returns ``(model, spec, accumulator widths)``.
 
-    A learned-precision spec is frozen after training (the returned spec holds the learned widths)."""
+    A learned-precision spec is frozen after training (the returned spec holds the learned widths); as in
+    the stages, prune and constrain then fine-tune on the features at the spec's per-feature input
+    formats (:func:`pipeline.models.inputs.model_dataset`)."""
     from pipeline.a2q.layers import strip, to_accumulator_aware
     from pipeline.a2q.report import layer_widths
     from pipeline.models.build import build_model
+    from pipeline.models.inputs import model_dataset
     from pipeline.models.pruning import prune_model
     from pipeline.models.training import configure_determinism, fit
     from pipeline.stages.constrain import accumulator_targets
 
     configure_determinism(seed)
+    loaded, dataset = dataset, model_dataset(spec, dataset)
     learning_rate = settings["learning_rate"] or spec.training.learning_rate
     start = time.perf_counter()
     model = build_model(spec, seed)
@@ -99,6 +103,7 @@ def _train_prune_constrain(spec, dataset, settings: dict[str, Any], seed: int, t
         from pipeline.models.learned import freeze
 
         model, spec = freeze(model, spec)
+        dataset = model_dataset(spec, loaded)  # its learned per-feature input formats
     timings["train_seconds"] = time.perf_counter() - start
     start = time.perf_counter()
     if spec.pruning is not None:
@@ -135,14 +140,15 @@ def _train_prune_constrain(spec, dataset, settings: dict[str, Any], seed: int, t
     return model, spec, widths
 
 
-def estimate(network, firmware: dict[str, Any]) -> dict[str, Any]:
-    """da4ml's LUT estimate, adder depth and pipeline stages (latency cycles) of ``network``."""
+def estimate(network, firmware: dict[str, Any], input_formats=None) -> dict[str, Any]:
+    """da4ml's LUT estimate, adder depth and pipeline stages (latency cycles) of ``network``
+    (``input_formats``: per-feature input formats, :func:`pipeline.models.inputs.input_formats`)."""
     from da4ml.trace import to_pipeline
 
     from pipeline.rtl.trace import latency_cutoff_for_clock, trace_network
 
     cutoff = latency_cutoff_for_clock(firmware["clock_period_ns"], firmware["adder_levels_per_ns"])
-    traced = trace_network(network, cutoff, {"hard_dc": firmware["hard_dc"]})
+    traced = trace_network(network, cutoff, {"hard_dc": firmware["hard_dc"]}, input_formats)
     latency = traced.comb.latency
     depth = float(max(latency)) if isinstance(latency, tuple) else float(latency)
     cycles = len(to_pipeline(traced.comb, cutoff, verbose=False).solutions)
@@ -184,6 +190,7 @@ def run_trial(task: TrialTask) -> dict[str, Any]:
     try:
         from pipeline.deploy.emulator import emulate
         from pipeline.deploy.from_qkeras import integer_network_from_qkeras
+        from pipeline.models.inputs import input_formats, model_inputs
         from pipeline.models.spec import parse_spec
 
         spec = parse_spec(task.spec, f"scan trial {task.number}")
@@ -193,11 +200,11 @@ def run_trial(task: TrialTask) -> dict[str, Any]:
         model, spec, widths = _train_prune_constrain(spec, dataset, settings, task.seed, timings)
         start = time.perf_counter()
         network = integer_network_from_qkeras(model, widths)
-        logits = emulate(network, dataset.x_test).logits_raw
+        logits = emulate(network, model_inputs(spec, dataset.x_test)).logits_raw  # per-feature inputs
         accuracy = float(np.mean(np.argmax(logits, axis=1) == dataset.y_test))
         timings["evaluate_seconds"] = time.perf_counter() - start
         start = time.perf_counter()
-        figures = estimate(network, task.firmware)
+        figures = estimate(network, task.firmware, input_formats(spec))
         timings["estimate_seconds"] = time.perf_counter() - start
         frozen = spec.model_dump(mode="json", exclude_unset=True)
         _save(model, frozen if task.spec.get("precision") else task.spec, widths, Path(task.trial_dir))

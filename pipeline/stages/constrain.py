@@ -123,6 +123,7 @@ def constrain_one(task: ModelTask) -> dict:
     """Constrain one model into ``task.out`` (or pass it through); returns its summary entry."""
     from pipeline.data.io import load_dataset
     from pipeline.errors import PipelineError
+    from pipeline.models.inputs import model_dataset
     from pipeline.models.io import load_model, save_model
     from pipeline.models.spec import load_spec
     from pipeline.models.training import fit, fresh_model_state
@@ -146,7 +147,7 @@ def constrain_one(task: ModelTask) -> dict:
         raise PipelineError(
             NAME, error.problem, input=f"{task.spec_path}: {error.input}", fix=error.fix
         ) from error
-    dataset = load_dataset(task.data_dir)
+    dataset = model_dataset(spec, load_dataset(task.data_dir))  # per-feature input formats, if any
     history = fit(
         constrained,
         dataset,

@@ -9,7 +9,10 @@ Writes, per model, ``convert/<model>/hls4ml_prj/`` (the whole hls4ml project: ``
 absolute path to the staging directory, no compiled library; run ``vitis_hls -f build_prj.tcl`` in
 it), ``bit_exact.json`` (C-sim vs QONNX integer-logit mismatches, emulator vs C-sim), ``network.json``
 (the network the C-sim matched: what firmware and report deploy) and ``metrics.json``. A mismatch of
-either check fails the stage naming the first differing jet (and layer).
+either check fails the stage naming the first differing jet (and layer). A model with per-feature input
+precision: hls4ml gets the QONNX graph without its per-feature ``Quant`` nodes (hls4ml 1.3 cannot take
+them, :mod:`pipeline.deploy.qonnx_fixes`) and the C-simulation the per-feature-quantized features
+(``metrics.json: details.input_feature_formats``), compared with the whole QONNX graph on raw features.
 """
 
 from __future__ import annotations
@@ -33,8 +36,13 @@ if TYPE_CHECKING:
 
     from pipeline.deploy.hls import HlsSettings
     from pipeline.deploy.integer_network import IntegerNetwork
+    from pipeline.models.spec import ModelSpec
 
 NAME = "convert"
+PER_FEATURE_CSIM_INPUT = (
+    "features at the per-feature input formats (the QONNX per-feature Quant nodes stripped for hls4ml "
+    "1.3: pipeline.deploy.qonnx_fixes.strip_feature_quantizers_for_hls4ml)"
+)
 REQUIRES: tuple[str, ...] = ("data", "export", "constrain")
 PER_MODEL = True  # one subdirectory per model, keyed per model (pipeline.stage_api)
 PACKAGES: tuple[str, ...] = ("hls4ml", "da4ml", "qonnx", "onnx", "tensorflow-cpu", "qkeras", "numpy")
@@ -85,6 +93,7 @@ def convert_one(
     settings: HlsSettings,
     model_dir: Path,
     staging_dir: Path,
+    spec: ModelSpec | None = None,
 ) -> dict[str, Any]:
     """Convert, compile and check one model into ``model_dir``; returns the details for ``metrics.json``.
 
@@ -92,6 +101,12 @@ def convert_one(
     the C-simulation equals the QONNX model (qonnx's executor, which export proved equal to QKeras;
     the first differing layer is named too), and the integer emulator of ``network`` (whose logits the
     report's firmware-exact scores are) equals the C-simulation.
+
+    Per-feature input precision (``spec.input_feature_quantizers``): the QONNX model (run by the
+    executor on the raw ``features``) starts with one ``Quant`` per feature, which hls4ml 1.3 cannot
+    take; hls4ml gets the graph without it (:func:`pipeline.deploy.qonnx_fixes.
+    strip_feature_quantizers_for_hls4ml`) and the C-simulation, the emulator and the testbench get
+    :func:`pipeline.models.inputs.model_inputs` of the features, as the firmware receives them.
     """
     import numpy as np
 
@@ -111,19 +126,24 @@ def convert_one(
         hls_type,
     )
     from pipeline.deploy.integer_network import NETWORK_FILE, save_network
+    from pipeline.deploy.qonnx_fixes import strip_feature_quantizers_for_hls4ml
     from pipeline.deploy.stage_io import write_json
+    from pipeline.models.inputs import input_formats, model_inputs
 
     node_names = dense_node_names(wrapper, network)
     fractional = output_fractional_bits(network)
-    reference_real = execute_qonnx(wrapper, features, config.batch_size)
+    reference_real = execute_qonnx(wrapper, features, config.batch_size)  # the whole QONNX graph, raw
     reference = integer_logits(reference_real, fractional)
+    hls_wrapper = strip_feature_quantizers_for_hls4ml(wrapper)
+    formats = input_formats(spec)
+    features = model_inputs(spec, features)  # what the firmware receives
     project_dir = model_dir / "hls4ml_prj"
     with tempfile.TemporaryDirectory() as scratch, contextlib.redirect_stdout(io.StringIO()):
         testbench = (Path(scratch) / "tb_input.npy", Path(scratch) / "tb_output.npy")
         np.save(testbench[0], features[: config.testbench_jets].astype(np.float64))
         np.save(testbench[1], reference_real[: config.testbench_jets].astype(np.float64))
-        hls_config = build_hls_config(wrapper, network, node_names, settings)
-        hls_model = convert_to_hls(wrapper, hls_config, settings, project_dir, testbench)
+        hls_config = build_hls_config(hls_wrapper, network, node_names, settings)
+        hls_model = convert_to_hls(hls_wrapper, hls_config, settings, project_dir, testbench)
         csim = integer_logits(csim_predict(hls_model, features), fractional)
         differs = np.flatnonzero(np.any(csim != reference, axis=1))
         layer = first_differing_layer(hls_model, network, features[differs[0]]) if len(differs) else None
@@ -137,6 +157,7 @@ def convert_one(
         "first_emulator_mismatch": int(emulator_differs[0]) if len(emulator_differs) else None,
         "output_fractional_bits": fractional,
         "reference": "qonnx.core.onnx_exec.execute_onnx on export/<model>/model.onnx",
+        "csim_input": "features" if formats is None else PER_FEATURE_CSIM_INPUT,
     }
     write_json(model_dir / "bit_exact.json", record)
     if len(differs):
@@ -159,7 +180,7 @@ def convert_one(
             fix=f"rerun export (trigger-pipeline export --force export); if it persists, report it with "
             f"export/{name}/",
         )
-    (project_dir / "model.onnx").write_bytes(wrapper.model.SerializeToString())
+    (project_dir / "model.onnx").write_bytes(hls_wrapper.model.SerializeToString())  # what hls4ml took
     stamp = hashlib.sha256(wrapper.model.SerializeToString()).hexdigest()[:8]
     finalize_project(project_dir, staging_dir, stamp)
     save_network(network, model_dir / NETWORK_FILE)
@@ -167,6 +188,8 @@ def convert_one(
         "csim_mismatches": 0,
         "emulator_vs_csim_mismatches": 0,
         "test_jets": record["jets"],
+        "input": "container" if formats is None else "per-feature",
+        "input_feature_formats": None if formats is None else [hls_type(fmt) for fmt in formats],
         "accumulator_types": {
             layer.name: None if layer.accumulator is None else hls_type(layer.accumulator)
             for layer in network.layers
@@ -201,6 +224,8 @@ def convert_model(task: ModelTask) -> dict[str, Any]:
     from pipeline.deploy.hls import load_hls_settings
     from pipeline.deploy.stage_io import read_metrics_skip, write_model_metrics
     from pipeline.measure import save_skipped
+    from pipeline.models.inputs import model_dataset
+    from pipeline.models.spec import load_spec
     from pipeline.models.training import fresh_model_state
 
     fresh_model_state(task.seed)
@@ -215,11 +240,15 @@ def convert_model(task: ModelTask) -> dict[str, Any]:
     dataset = load_dataset(task.data_dir)
     model, network, _source = _deployed(name, task.export_dir, task.constrain_dir)
     wrapper = ModelWrapper(str(task.export_dir / "model.onnx"))
-    details = convert_one(
-        name, network, wrapper, dataset.x_test, task.config, settings, model_dir, task.staging_dir
-    )
     spec_path = task.spec_path if model is not None else None
-    write_model_metrics(model_dir / "metrics.json", model, dataset, spec_path, NAME, details, network=network)
+    spec = None if spec_path is None else load_spec(spec_path)
+    details = convert_one(
+        name, network, wrapper, dataset.x_test, task.config, settings, model_dir, task.staging_dir, spec
+    )
+    deployed = model_dataset(spec, dataset)  # per-feature input formats, if any
+    write_model_metrics(
+        model_dir / "metrics.json", model, deployed, spec_path, NAME, details, network=network
+    )
     return {"csim_mismatches": details["csim_mismatches"]}
 
 

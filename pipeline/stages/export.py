@@ -8,6 +8,9 @@ firmware and report read it from here), ``check.json`` (integer-logit mismatches
 ``qonnx.core.onnx_exec.execute_onnx`` vs QKeras, and the cross-check of the integer network read from
 the QONNX file alone against the one read from QKeras), ``source.json`` and ``metrics.json``
 (mismatches + qonnx ``inference_cost`` totals). Float models are skipped with a recorded reason.
+A spec with per-feature input formats (a learned-precision model's frozen spec) is exported with one
+``Quant`` per feature in front of the network (:mod:`pipeline.deploy.feature_quant`): the QONNX file
+takes the raw features and computes the deployed chain.
 
 Bring-your-own models (``external_models``, :mod:`pipeline.deploy.byo`): a QKeras file is exported
 like ours and kept as ``export/<model>/model.h5`` (a trailing softmax removed: logits are deployed); a
@@ -31,6 +34,8 @@ from pipeline.stages.train import spec_path as model_spec_path
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from pipeline.models.spec import ModelSpec
 
 NAME = "export"
 REQUIRES: tuple[str, ...] = ("data", "constrain")
@@ -118,6 +123,7 @@ def export_one(
     batch_size: int,
     model_dir: Path,
     accumulator_bits: Mapping[str, int] | None = None,
+    spec: ModelSpec | None = None,
 ) -> dict[str, Any]:
     """Export one QKeras model into ``model_dir`` (``model.onnx``, ``check.json``, ``network.json``).
 
@@ -125,6 +131,11 @@ def export_one(
     file alone (:mod:`pipeline.deploy.from_qonnx`) equals the one read from QKeras (formats, integer
     weights) with identical emulated logits on every jet. ``network.json`` is the QKeras reading with
     the deployed accumulator widths: what convert, firmware and report use.
+
+    Per-feature input precision (``spec.input_feature_quantizers``): the QONNX graph starts with one
+    ``Quant`` per feature (:mod:`pipeline.deploy.feature_quant`); the executor runs on the *raw*
+    ``features`` and must equal QKeras on :func:`pipeline.models.inputs.model_inputs` of them, and the
+    formats read back from the graph must be the spec's.
 
     Returns the details for ``metrics.json`` (mismatches, qonnx ``inference_cost`` totals).
     Raises PipelineError naming the first differing jet (or weight) when a check fails.
@@ -135,28 +146,45 @@ def export_one(
         integer_logits,
         output_fractional_bits,
     )
+    from pipeline.deploy.feature_quant import find_feature_quantizers, remove_feature_quantizers
     from pipeline.deploy.from_qkeras import integer_network_from_qkeras
     from pipeline.deploy.from_qonnx import check_same_network, integer_network_from_qonnx
+    from pipeline.deploy.hls import hls_type
     from pipeline.deploy.integer_network import NETWORK_FILE, save_network
     from pipeline.deploy.stage_io import write_json
+    from pipeline.models.inputs import input_formats, model_inputs
 
+    formats = input_formats(spec)
     plain = integer_network_from_qkeras(model)
     network = integer_network_from_qkeras(model, accumulator_bits)
-    wrapper = export_qonnx(model, plain)
+    wrapper = export_qonnx(model, plain, formats)
     model_dir.mkdir(parents=True, exist_ok=True)
     wrapper.save(str(model_dir / "model.onnx"))
     fractional = output_fractional_bits(plain)
-    reference = integer_logits(model.predict(features, batch_size=batch_size, verbose=0), fractional)
+    deployed = model_inputs(spec, features)
+    reference = integer_logits(model.predict(deployed, batch_size=batch_size, verbose=0), fractional)
     check = _check_against_executor(
         wrapper, reference, fractional, features, batch_size, model_dir, name, "QKeras"
     )
-    cross = check_same_network(plain, integer_network_from_qonnx(wrapper), features, name)
-    write_json(model_dir / "check.json", {**check, "qonnx_reading": cross})
+    found = find_feature_quantizers(wrapper)
+    if (None if found is None else found.formats) != formats:
+        raise PipelineError(
+            NAME,
+            f"the per-feature input formats read from the QONNX model of {name} differ from the spec's",
+            input=str(model_dir / "model.onnx"),
+            fix="report it: the per-feature Quant block was not written as the spec says",
+        )
+    reading = integer_network_from_qonnx(remove_feature_quantizers(wrapper))
+    cross = check_same_network(plain, reading, deployed, name)
+    per_feature = None if formats is None else [hls_type(fmt) for fmt in formats]  # e.g. fixed<8,2>
+    check = {**check, "qonnx_reading": cross, "input_feature_formats": per_feature}
+    write_json(model_dir / "check.json", check)
     save_network(network, model_dir / NETWORK_FILE)
     return {
         "qonnx_mismatches": 0,
         "qonnx_reading_equal": True,
         "test_jets": check["jets"],
+        "input_feature_formats": per_feature,
         "inference_cost": inference_cost_figures(wrapper),
     }
 
@@ -242,7 +270,9 @@ def export_model(task: ModelTask) -> dict[str, Any]:
         write_model_metrics,
     )
     from pipeline.measure import save_skipped
+    from pipeline.models.inputs import model_dataset
     from pipeline.models.io import load_model, save_model
+    from pipeline.models.spec import load_spec
     from pipeline.models.training import fresh_model_state
 
     fresh_model_state(task.seed)
@@ -291,7 +321,8 @@ def export_model(task: ModelTask) -> dict[str, Any]:
         save_skipped(model_dir / "metrics.json", reason)
         return {"skipped": reason}
     widths = _widths(model, accumulators_path)
-    details = export_one(model, name, dataset.x_test, task.batch_size, model_dir, widths)
+    spec = None if spec_path is None else load_spec(spec_path)
+    details = export_one(model, name, dataset.x_test, task.batch_size, model_dir, widths, spec)
     cost = details.pop("inference_cost")
     network = None
     if spec_path is None:
@@ -299,7 +330,14 @@ def export_model(task: ModelTask) -> dict[str, Any]:
 
         network = integer_network_from_qkeras(model, widths)
     write_model_metrics(
-        model_dir / "metrics.json", model, dataset, spec_path, NAME, details, cost, network=network
+        model_dir / "metrics.json",
+        model,
+        model_dataset(spec, dataset),  # measured as deployed: per-feature input formats, if any
+        spec_path,
+        NAME,
+        details,
+        cost,
+        network=network,
     )
     return {"qonnx_mismatches": details["qonnx_mismatches"]}
 

@@ -9,6 +9,7 @@ for each architecture in ``firmware.architectures``:
 * ``folded``: the folded architecture with declared P-bit accumulators and reuse factor
   ``reuse_factor`` (:mod:`pipeline.rtl.folded`) into ``firmware/<model>/rtl_folded/``;
 
+(a spec with per-feature input formats: features at those formats, da4ml told each input's format)
 then simulated with Verilator on the test split and compared bit for bit with
 :mod:`pipeline.deploy.emulator` (a mismatch fails the stage), synthesized with Yosys
 (:mod:`pipeline.rtl.yosys`), and timed from the netlist (:mod:`pipeline.rtl.timing`: critical path,
@@ -178,9 +179,13 @@ def submit_model(
     config: Config,
     project_dir: Path,
     cache,
+    input_formats=None,
 ) -> dict[str, Any]:
     """Write every selected architecture of one network (in this thread) and submit its tool jobs.
 
+    ``input_formats``: per-feature input formats (:func:`pipeline.models.inputs.input_formats`; then
+    ``features`` must already be at them, :func:`pipeline.models.inputs.model_inputs`): da4ml sizes
+    the first layer from them (:func:`pipeline.rtl.trace.trace_network`).
     Returns ``{"part", "clock", "written": {...}, "jobs": {name: Future}}`` for :func:`collect_model`.
     """
     from pipeline.rtl import jobs
@@ -196,7 +201,7 @@ def submit_model(
     if "unrolled" in config.architectures:
         start = time.perf_counter()
         cutoff = latency_cutoff_for_clock(clock, config.adder_levels_per_ns)
-        traced = trace_network(network, cutoff, {"hard_dc": config.hard_dc})
+        traced = trace_network(network, cutoff, {"hard_dc": config.hard_dc}, input_formats)
         design = write_design(traced, model_dir / "rtl", clock, part)
         written["unrolled"] = {"design": design, "seconds": time.perf_counter() - start}
         if config.synthesize:
@@ -300,7 +305,13 @@ def collect_model(submitted: dict[str, Any], config: Config) -> tuple[dict, dict
 
 
 def build_one(
-    network, features, model_dir: Path, scratch: Path, config: Config, project_dir: Path
+    network,
+    features,
+    model_dir: Path,
+    scratch: Path,
+    config: Config,
+    project_dir: Path,
+    input_formats=None,
 ) -> dict[str, Any]:
     """One model's firmware, start to finish (what the scan runs on a front point): the stage's
     :func:`submit_model` + :func:`collect_model` on a private pool, no cache. Returns the
@@ -309,7 +320,7 @@ def build_one(
 
     with ThreadPoolExecutor(max_workers=config.workers or 1) as pool:
         submitted = submit_model(
-            pool, network, features, model_dir, scratch, config, project_dir, ToolCache(None)
+            pool, network, features, model_dir, scratch, config, project_dir, ToolCache(None), input_formats
         )
         record, _ = collect_model(submitted, config)
     return record
@@ -377,7 +388,10 @@ def run(inputs: StageInputs, config: Config) -> StageOutputs:
     from pipeline.data.io import load_dataset
     from pipeline.deploy.stage_io import write_json
     from pipeline.engine import ClusterConfig, local_worker_count
+    from pipeline.models.inputs import input_formats, model_inputs
+    from pipeline.models.spec import load_spec
     from pipeline.rtl.report import render_markdown, report_row
+    from pipeline.stages.train import spec_path
 
     features = load_dataset(inputs.upstream["data"]).x_test
     if config.max_test_jets is not None:
@@ -414,8 +428,17 @@ def run(inputs: StageInputs, config: Config) -> StageOutputs:
                 continue
             project_dir = convert_dir / "hls4ml_prj"
             scratch = Path(scratch_root) / name
-            submitted[name] = submit_model(
-                pool, network, features, model_dir, scratch, config, project_dir, cache
+            spec = load_spec(spec_path(inputs, name, NAME)) if name in inputs.model_specs else None
+            submitted[name] = submit_model(  # per-feature input formats of the spec, if any
+                pool,
+                network,
+                model_inputs(spec, features),
+                model_dir,
+                scratch,
+                config,
+                project_dir,
+                cache,
+                input_formats(spec),
             )
         for name, work in submitted.items():  # config order: deterministic artifacts
             record, timings[name] = collect_model(work, config)

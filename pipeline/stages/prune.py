@@ -60,6 +60,7 @@ def prune_one(task: ModelTask) -> dict:
     from pipeline.data.io import load_dataset
     from pipeline.errors import PipelineError
     from pipeline.measure import ModelMetrics, load_metrics, measure_model, save_metrics
+    from pipeline.models.inputs import model_dataset
     from pipeline.models.io import load_model, save_model
     from pipeline.models.pruning import kernel_sparsity, prune_model
     from pipeline.models.spec import load_spec
@@ -80,7 +81,7 @@ def prune_one(task: ModelTask) -> dict:
             out / "metrics.json",
         )
         return {"pruned": False}
-    dataset = load_dataset(task.data_dir)
+    dataset = model_dataset(spec, load_dataset(task.data_dir))  # per-feature input formats, if any
     batch_size = config.batch_size_override or spec.training.batch_size
     epochs = config.epochs_override or spec.pruning.epochs
     n_rounds = 1 if spec.pruning.schedule == "polynomial" else spec.pruning.iterations

@@ -5,8 +5,11 @@ given), ``history.json`` (per-epoch loss/accuracy) and ``metrics.json`` (:mod:`p
 
 A spec with ``precision: {mode: learned}`` is trained with trainable bit widths
 (:mod:`pipeline.models.learned`) and frozen into plain QKeras: ``model.h5`` is the frozen model,
-``frozen_spec.yaml`` the spec with the learned widths (what later stages use, :func:`spec_path`) and
-``learned_precision.json`` the learned widths (also under ``details.learned_precision`` in the metrics).
+``frozen_spec.yaml`` the spec with the learned widths (what later stages use, :func:`spec_path`; the
+per-feature input formats as ``input_feature_quantizers``) and ``learned_precision.json`` the learned
+widths (also under ``details.learned_precision`` in the metrics). Every stage trains and measures on
+:func:`pipeline.models.inputs.model_dataset` of the data: the features at the spec's per-feature input
+formats when it has them.
 """
 
 from __future__ import annotations
@@ -80,6 +83,7 @@ def train_one(task: ModelTask) -> dict:
     from pipeline.data.io import load_dataset
     from pipeline.measure import measure_model, save_metrics
     from pipeline.models.build import build_model
+    from pipeline.models.inputs import model_dataset
     from pipeline.models.io import save_model
     from pipeline.models.learned import freeze, learned_widths
     from pipeline.models.spec import dump_spec, load_spec
@@ -96,6 +100,8 @@ def train_one(task: ModelTask) -> dict:
             input=f"{path}: input_features",
             fix="set input_features to the dataset's feature count",
         )
+    loaded = dataset
+    dataset = model_dataset(spec, loaded)  # per-feature input formats of a hand-written spec
     epochs = spec.training.epochs
     if config.epochs_override is not None:
         epochs = min(epochs, config.epochs_override)
@@ -120,6 +126,7 @@ def train_one(task: ModelTask) -> dict:
     if spec.learned_precision:
         widths = learned_widths(model, spec)
         model, spec = freeze(model, spec)
+        dataset = model_dataset(spec, loaded)  # measured as deployed: the learned per-feature formats
         details["learned_precision"] = widths
         (out / "learned_precision.json").write_text(json.dumps(widths, indent=2) + "\n")
         (out / FROZEN_SPEC).write_text(dump_spec(spec))

@@ -207,6 +207,31 @@ def test_quantize_features_equals_the_learned_input_quantizer():
     np.testing.assert_array_equal(raw * 2.0 ** -(container.bits - 1 - container.integer_bits), expected)
 
 
+def test_frozen_spec_carries_the_per_feature_formats_and_deploys_them():
+    """The frozen spec keeps each feature's learned format (input_feature_quantizers); the frozen plain
+    QKeras model on model_inputs(features) is the learned model on the raw features, jet for jet, where
+    the container alone (the frozen model on raw features) is not."""
+    from pipeline.models.build import build_model
+    from pipeline.models.inputs import input_formats, model_inputs
+    from pipeline.models.learned import feature_formats, freeze, learned_widths
+    from pipeline.models.spec import dump_spec
+
+    x, y = _data()
+    spec = _spec(1e-3)
+    model = build_model(spec, seed=7)
+    _train(model, x, y, epochs=3)
+    widths = learned_widths(model, spec)
+    plain, fixed = freeze(model, spec)
+    assert [q.model_dump() for q in fixed.input_feature_quantizers] == widths["input_features"]
+    assert fixed.input_quantizer.model_dump() == widths["input_container"]
+    assert input_formats(fixed) == feature_formats(widths)
+    assert parse_spec(__import__("yaml").safe_load(dump_spec(fixed)), "frozen") == fixed
+    x = x * 3  # reach the narrow features' saturation
+    learned = model.predict(x, verbose=0)
+    np.testing.assert_array_equal(plain.predict(model_inputs(fixed, x), verbose=0), learned)
+    assert np.any(plain.predict(x, verbose=0) != learned)  # the container alone is another model
+
+
 @pytest.mark.slow
 def test_frozen_model_is_bit_exact_through_qonnx_csim_and_rtl(tmp_path):
     """The frozen model through the unchanged deploy flow: QONNX executor, hls4ml C-sim, da4ml RTL."""

@@ -120,3 +120,38 @@ def test_name_must_match_file(tmp_path):
 def test_dump_round_trips():
     spec = load_spec(MODELS / "jet_dnn_q6_a2q_plus_qap.yaml")
     assert parse_spec(yaml.safe_load(dump_spec(spec)), "dump") == spec
+
+
+def _per_feature(n: int = 16, fmt: dict | None = None) -> list[dict]:
+    return [dict(fmt or {"bits": 8, "integer_bits": 2}) for _ in range(n)]
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"input_feature_quantizers": _per_feature(15)}, "15 formats for input_features = 16"),
+        ({"input_feature_quantizers": _per_feature(fmt={"bits": 12, "integer_bits": 0})}, "not exact"),
+        ({"input_feature_quantizers": _per_feature(fmt={"bits": 9, "integer_bits": 7})}, "not exact"),
+        ({"input_feature_quantizers": _per_feature(fmt={"bits": 4, "integer_bits": 4})}, "integer_bits 4"),
+        ({"input_quantizer": None, "input_feature_quantizers": _per_feature()}, "needs input_quantizer"),
+    ],
+)
+def test_bad_per_feature_input_formats_name_the_key(tmp_path, change, problem):
+    """input_feature_quantizers: one format per feature, each exact in the input_quantizer container
+    (here {bits: 10, integer_bits: 3}: 6 fractional bits, range +-8)."""
+    data = {**base_spec(), "input_features": 16, "input_quantizer": {"bits": 10, "integer_bits": 3}, **change}
+    with pytest.raises(PipelineError) as error:
+        load_spec(write(tmp_path, data))
+    assert "input_feature_quantizers" in error.value.input and problem in error.value.problem
+
+
+def test_per_feature_input_formats_inside_the_container_load_and_round_trip():
+    formats = [{"bits": k % 4 + k % 6 + 2, "integer_bits": k % 4} for k in range(16)]  # f = 1 + k % 6
+    data = {**base_spec(), "input_quantizer": {"bits": 10, "integer_bits": 3}}
+    spec = parse_spec({**data, "input_feature_quantizers": formats}, "toy.yaml")
+    assert [q.model_dump() for q in spec.input_feature_quantizers] == formats
+    assert parse_spec(yaml.safe_load(dump_spec(spec)), "toy.yaml") == spec
+    with pytest.raises(PipelineError) as error:  # a learned spec learns them: not also given
+        learned = {"mode": "learned", "beta": 0.0}
+        parse_spec({**data, "input_feature_quantizers": formats, "precision": learned}, "toy.yaml")
+    assert "input_feature_quantizers" in error.value.problem

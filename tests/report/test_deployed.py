@@ -39,3 +39,43 @@ def test_unconstrained_accumulator_record_means_full_width(tmp_path):
     record = _touch(tmp_path / "accumulators.json", json.dumps({"constrained": False, "layers": None}))
     assert accumulator_widths(keras_model=None, accumulators_file=record) is None
     assert accumulator_widths(keras_model=None, accumulators_file=None) is None
+
+
+def test_scores_use_the_per_feature_input_formats_of_the_frozen_spec(tmp_path):
+    """Report and load_tagger score the deployed chain: a learned model's frozen spec (train/<model>/
+    frozen_spec.yaml) brings its per-feature input formats, applied before the network."""
+    import numpy as np
+    import yaml
+
+    from pipeline.deploy.emulator import emulate
+    from pipeline.deploy.from_qkeras import integer_network_from_qkeras
+    from pipeline.models.inputs import model_inputs
+    from pipeline.models.io import save_model
+    from pipeline.models.spec import load_spec
+    from pipeline.report.deployed import load_deployed
+    from tests.deploy.tiny_model import build_tiny_model, random_features
+
+    formats = [{"bits": 2 + k % 4 + k // 4, "integer_bits": k % 4} for k in range(16)]  # in (8, 3)
+    spec = {
+        "name": "m",
+        "input_features": 16,
+        "input_quantizer": {"bits": 8, "integer_bits": 3},
+        "input_feature_quantizers": formats,
+        "defaults": {"weight": {"bits": 6, "integer_bits": 0}, "bias": {"bits": 6, "integer_bits": 0}},
+        "layers": [
+            {"units": 8, "activation_quantizer": {"bits": 6, "integer_bits": 0}},
+            {"units": 5, "activation": "linear"},
+        ],
+    }
+    stages = {stage: tmp_path / stage for stage in ("train", "constrain")}
+    _touch(stages["train"] / "m" / "spec.yaml", yaml.safe_dump({**spec, "input_feature_quantizers": None}))
+    frozen = _touch(stages["train"] / "m" / "frozen_spec.yaml", yaml.safe_dump(spec))
+    model = build_tiny_model()
+    save_model(model, stages["constrain"] / "m" / "model.h5")
+    deployed = load_deployed(stages, "m")
+    x = random_features(1000)
+    inputs = model_inputs(load_spec(frozen), x)
+    network = integer_network_from_qkeras(model)
+    np.testing.assert_array_equal(deployed.exact_logits(x), emulate(network, inputs).logits)
+    np.testing.assert_array_equal(deployed.float_logits(x), model.predict(inputs, verbose=0))
+    assert np.any(deployed.exact_logits(x) != emulate(network, x).logits)

@@ -46,6 +46,7 @@ def test_learned_precision_trial_is_frozen_saved_and_bit_exact(tmp_path):
     assert row["status"] == "done", row["error"]
     saved = parse_spec(yaml.safe_load((trial_dir / "spec.yaml").read_text()), "saved")
     assert not saved.learned_precision  # frozen: the widths the training learned, as plain QKeras
+    assert len(saved.input_feature_quantizers) == 16  # deployed per feature: scored and traced with them
     assert saved.pruning.target_sparsity == 0.5
     record = run_firmware(FirmwareTask("k", str(trial_dir), str(data_dir), firmware))
     assert record["firmware_error"] == "", record["firmware_error"]

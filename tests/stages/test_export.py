@@ -125,6 +125,7 @@ def test_quantized_model_exports_bit_exact(export_run):
         "output_fractional_bits": 11,
         "reference": "QKeras",
         "qonnx_reading": {"equal_networks": True, "jets": N_TEST, "logit_mismatches": 0},
+        "input_feature_formats": None,  # no per-feature input precision in this spec
     }
     metrics = json.loads((out / "tiny_q" / "metrics.json").read_text())
     assert metrics["stage"] == "export" and metrics["details"]["qonnx_mismatches"] == 0
