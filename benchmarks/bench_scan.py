@@ -245,8 +245,9 @@ def throughput(work: Path, trials: int, reuse: bool = False) -> dict:
     }
 
 
-def confirm(run_dir: Path, headline_result: dict, points: int) -> dict:
-    """Retrain the cheapest synthesized front points at the default run's full budget, then build them.
+def confirm(run_dir: Path, headline_result: dict, points: int, keys: tuple[str, ...] = ()) -> dict:
+    """Retrain the cheapest synthesized front points (or the trials ``keys``) at the default run's full
+    budget, then build them.
 
     The scan's trials use a cheap budget (``scan.yaml: trial``); the design it ships is trained by
     ``trigger-pipeline run`` with the spec's own budget and ``pipeline.yaml``'s batch size. This runs
@@ -265,8 +266,15 @@ def confirm(run_dir: Path, headline_result: dict, points: int) -> dict:
     loaded = load_scan(REPO / "scan.yaml")
     pipeline_config = load_config(loaded.pipeline_config)
     table = read_table(run_dir / "scan").set_index("key")
-    synthesized = [point for point in headline_result["front"] if point["yosys_luts"] is not None]
-    chosen = sorted(synthesized, key=lambda point: point["yosys_luts"])[:points]
+    if keys:  # named trials of the scan's table, on the front or not
+        missing = sorted(set(keys) - set(table.index))
+        if missing:
+            raise SystemExit(f"--confirm-keys: no such trial in {run_dir / 'scan'}: {missing}")
+        columns = ("params", "accuracy", "luts", "latency_cycles", "adder_depth")
+        chosen = [{"key": key, **{column: table.loc[key, column] for column in columns}} for key in keys]
+    else:
+        synthesized = [point for point in headline_result["front"] if point["yosys_luts"] is not None]
+        chosen = sorted(synthesized, key=lambda point: point["yosys_luts"])[:points]
     data_dir = (run_dir / "data").resolve()
     tasks = []
     for index, point in enumerate(chosen):
@@ -332,7 +340,8 @@ def confirm(run_dir: Path, headline_result: dict, points: int) -> dict:
         )
     return {
         "command": "benchmarks/bench_scan.py " + " ".join(sys.argv[1:]),
-        "note": "the cheapest synthesized front points of scan_headline.json retrained with the default "
+        "note": ("the trials " + ", ".join(keys) if keys else "the cheapest synthesized front points")
+        + " of scan_headline.json retrained with the default "
         "run's budget (spec epochs, learning rate, patience, prune epochs; pipeline.yaml's batch size) by "
         "the scan's own trial code, then Verilator + Yosys; accuracy of the integer emulator on all "
         "10 000 test jets",
@@ -414,7 +423,7 @@ def time_split() -> dict:
     return {
         "command": "benchmarks/bench_scan.py --time-split",
         "source": "benchmarks/results/scan_headline.parquet (wall and CPU times measured inside each trial)",
-        "conditions": "2 local workers (nice -n 10) on a 2-core machine shared with the other jobs of the "
+        "conditions": "2 local workers (niced) on a 2-core machine shared with the other jobs of the "
         "session: wall times are several times the CPU time a trial needs on a core of its own",
         "trials": len(done),
         "mean_trial_split_wall_seconds": split,
@@ -439,6 +448,8 @@ def main() -> None:
     parser.add_argument("--throughput-trials", type=int, default=4)
     parser.add_argument("--reuse", action="store_true", help="--throughput: summarise the runs in --work")
     parser.add_argument("--confirm", type=int, default=0, help="retrain N front points at full budget")
+    parser.add_argument("--confirm-keys", nargs="+", default=(), help="--confirm: these trials (keys)")
+    parser.add_argument("--confirm-output", default="scan_confirm.json", help="--confirm: result file name")
     parser.add_argument("--pipelining", type=Path, default=None, help="<run>/scan/trials/<key>")
     parser.add_argument("--levels-per-ns", type=float, nargs="+", default=[1.0, 0.6, 0.4, 0.2])
     parser.add_argument("--trials", type=int, default=None, help="override scan.yaml's budget")
@@ -456,8 +467,8 @@ def main() -> None:
         print(json.dumps({key: result[key] for key in keys}, indent=2))
     if args.confirm:
         headline_result = json.loads((RESULTS / "scan_headline.json").read_text())
-        result = confirm(args.run_dir, headline_result, args.confirm)
-        (RESULTS / "scan_confirm.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+        result = confirm(args.run_dir, headline_result, args.confirm, tuple(args.confirm_keys))
+        (RESULTS / args.confirm_output).write_text(json.dumps(result, indent=2, default=str) + "\n")
         print(json.dumps(result["points"], indent=2, default=str))
     if args.pipelining is not None:
         result = pipelining(args.pipelining.resolve(), tuple(args.levels_per_ns))
