@@ -64,12 +64,19 @@ def _cpu_seconds() -> float:
     return usage.user + usage.system + usage.children_user + usage.children_system
 
 
-def headline(run_dir: Path, trials: int | None, firmware_points: int | None, floor: float | None) -> dict:
+def headline(
+    run_dir: Path,
+    trials: int | None,
+    firmware_points: int | None,
+    floor: float | None,
+    scan_config: Path = REPO / "scan.yaml",
+    name: str = "scan_headline",
+) -> dict:
     from pipeline.scan.config import load_scan
     from pipeline.scan.runner import run_scan
     from pipeline.scan.table import read_table
 
-    loaded = load_scan(REPO / "scan.yaml")
+    loaded = load_scan(scan_config)
     planned = loaded.config.trials
     if trials is not None:  # stop early: finished trials are kept (by key), no new ones beyond `trials`
         loaded = replace(loaded, config=loaded.config.model_copy(update={"trials": trials}))
@@ -81,14 +88,14 @@ def headline(run_dir: Path, trials: int | None, firmware_points: int | None, flo
     start, cpu = time.time(), _cpu_seconds()
     summary = run_scan(loaded, run_dir)
     table = read_table(run_dir / "scan")
-    shutil.copy(run_dir / "scan" / "trials.parquet", RESULTS / "scan_headline.parquet")
+    shutil.copy(run_dir / "scan" / "trials.parquet", RESULTS / f"{name}.parquet")
     if (run_dir / "scan" / "accuracy_vs_luts.png").is_file():
-        shutil.copy(run_dir / "scan" / "accuracy_vs_luts.png", RESULTS / "scan_headline_accuracy_vs_luts.png")
+        shutil.copy(run_dir / "scan" / "accuracy_vs_luts.png", RESULTS / f"{name}_accuracy_vs_luts.png")
     done = table[table["status"] == "done"]
     result = {
         "command": "benchmarks/bench_scan.py " + " ".join(sys.argv[1:]),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores shared with other jobs (nice -n 10)",
-        "scan_config": "scan.yaml",
+        "scan_config": str(scan_config.resolve().relative_to(REPO)),
         "trial_budget": summary["trial_budget"],
         "trials_planned_in_scan_yaml": planned,
         "trials": summary["trials"],
@@ -245,7 +252,13 @@ def throughput(work: Path, trials: int, reuse: bool = False) -> dict:
     }
 
 
-def confirm(run_dir: Path, headline_result: dict, points: int, keys: tuple[str, ...] = ()) -> dict:
+def confirm(
+    run_dir: Path,
+    headline_result: dict,
+    points: int,
+    keys: tuple[str, ...] = (),
+    scan_config: Path = REPO / "scan.yaml",
+) -> dict:
     """Retrain the cheapest synthesized front points (or the trials ``keys``) at the default run's full
     budget, then build them.
 
@@ -263,7 +276,7 @@ def confirm(run_dir: Path, headline_result: dict, points: int, keys: tuple[str, 
     from pipeline.scan.table import read_table
     from pipeline.scan.trial import TrialTask, run_trial
 
-    loaded = load_scan(REPO / "scan.yaml")
+    loaded = load_scan(scan_config)
     pipeline_config = load_config(loaded.pipeline_config)
     table = read_table(run_dir / "scan").set_index("key")
     if keys:  # named trials of the scan's table, on the front or not
@@ -410,11 +423,11 @@ def _pipelining_result(trial_dir: Path, rows: list[dict]) -> dict:
     }
 
 
-def time_split() -> dict:
+def time_split(name: str = "scan_headline") -> dict:
     """Per-trial time split of the committed headline table and a projection (stated as such)."""
     import pandas as pd
 
-    table = pd.read_parquet(RESULTS / "scan_headline.parquet")
+    table = pd.read_parquet(RESULTS / f"{name}.parquet")
     done = table[table["status"] == "done"]
     split = {phase: round(float(done[phase].mean()), 1) for phase in PHASES}
     mean = float(done["total_seconds"].mean())
@@ -422,7 +435,7 @@ def time_split() -> dict:
     firmware = table["firmware_seconds"].dropna() if "firmware_seconds" in table else pd.Series(dtype=float)
     return {
         "command": "benchmarks/bench_scan.py --time-split",
-        "source": "benchmarks/results/scan_headline.parquet (wall and CPU times measured inside each trial)",
+        "source": f"benchmarks/results/{name}.parquet (wall and CPU times measured inside each trial)",
         "conditions": "2 local workers (niced) on a 2-core machine shared with the other jobs of the "
         "session: wall times are several times the CPU time a trial needs on a core of its own",
         "trials": len(done),
@@ -456,18 +469,24 @@ def main() -> None:
     parser.add_argument("--firmware-points", type=int, default=None, help="override firmware.max_points")
     parser.add_argument("--accuracy-floor", type=float, default=None, help="override accuracy_floor")
     parser.add_argument("--run-dir", type=Path, default=REPO / "runs" / "default")
+    parser.add_argument("--scan-config", type=Path, default=REPO / "scan.yaml", help="--headline/--confirm")
+    parser.add_argument("--name", default="scan_headline", help="result files <name>.json/.parquet/...")
     parser.add_argument("--work", type=Path, default=Path("/tmp/bench_scan"))
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     if args.headline:
-        result = headline(args.run_dir, args.trials, args.firmware_points, args.accuracy_floor)
-        (RESULTS / "scan_headline.json").write_text(json.dumps(result, indent=2) + "\n")
+        result = headline(
+            args.run_dir, args.trials, args.firmware_points, args.accuracy_floor, args.scan_config, args.name
+        )
+        (RESULTS / f"{args.name}.json").write_text(json.dumps(result, indent=2) + "\n")
         keys = ("trials", "done", "headline_point", "met_with_latency_cycles_x_period")
         keys += ("met_with_latency_sta",)
         print(json.dumps({key: result[key] for key in keys}, indent=2))
     if args.confirm:
-        headline_result = json.loads((RESULTS / "scan_headline.json").read_text())
-        result = confirm(args.run_dir, headline_result, args.confirm, tuple(args.confirm_keys))
+        headline_result = json.loads((RESULTS / f"{args.name}.json").read_text())
+        result = confirm(
+            args.run_dir, headline_result, args.confirm, tuple(args.confirm_keys), args.scan_config
+        )
         (RESULTS / args.confirm_output).write_text(json.dumps(result, indent=2, default=str) + "\n")
         print(json.dumps(result["points"], indent=2, default=str))
     if args.pipelining is not None:
@@ -476,8 +495,9 @@ def main() -> None:
         rows = [{k: v for k, v in row.items() if k != "design"} for row in result["variants"]]
         print(json.dumps(rows, indent=2))
     if args.time_split:
-        result = time_split()
-        (RESULTS / "scan_time_split.json").write_text(json.dumps(result, indent=2) + "\n")
+        result = time_split(args.name)
+        split_name = args.name.replace("scan_headline", "scan_time_split")
+        (RESULTS / f"{split_name}.json").write_text(json.dumps(result, indent=2) + "\n")
         print(json.dumps(result, indent=2))
     if args.throughput:
         previous_file = RESULTS / "scan_throughput.json"
