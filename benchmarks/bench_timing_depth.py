@@ -40,7 +40,7 @@ def variant(network, features, hard_dc: int, cutoff: float, period: float, work:
     traced = trace_network(network, cutoff, {"hard_dc": hard_dc})
     design = write_design(traced, work / "rtl", period, PART)
     report, _, _ = check_unrolled(design, network, features, work / "verilator", ToolCache(None))
-    synthesis = synthesize(design.rtl_dir, design.top, work / "yosys", "xcup")
+    synthesis = synthesize(design.rtl_dir, design.top, work / "yosys", "xcup", yosys_sta=True)
     timing = record(json.loads((work / "yosys" / "netlist_timing.json").read_text()), period)
     yosys_sta = parse_sta(synthesis.sta_text or "", period, "xcup").to_dict()
     critical = timing["critical_path_ns"]

@@ -3,9 +3,9 @@ with the others (the stage submits them to a thread pool: the threads only wait 
 and g++ processes) and each reusing a :class:`~pipeline.rtl.cache.ToolCache` entry when its inputs
 (tool version, flags, Verilog bytes) did not change.
 
-* :func:`synthesize_cached`: Yosys ``synth_xilinx`` + ``stat`` + ``sta``, then the timing estimate
+* :func:`synthesize_cached`: Yosys ``synth_xilinx`` + ``stat``, then the timing estimate
   (:mod:`pipeline.rtl.netlist_timing` where the family has a delay table, else Yosys ``sta`` with
-  :mod:`pipeline.rtl.timing`'s route share; both are recorded);
+  :mod:`pipeline.rtl.timing`'s route share, :func:`pipeline.rtl.yosys.runs_yosys_sta`);
 * :func:`check_unrolled` / :func:`check_folded`: build (or reuse) the Verilator testbench and always
   rerun the simulation against the integer emulator.
 """
@@ -23,7 +23,8 @@ import numpy as np
 from pipeline.deploy.integer_network import IntegerNetwork
 from pipeline.rtl.cache import ToolCache, content_key, tool_version
 
-_SYNTHESIS_FILES = ("synth.ys", "stat.txt", "sta.txt", "netlist_timing.json")
+_SYNTHESIS_FILES = ("synth.ys", "stat.txt", "netlist_timing.json")
+_STA_FILE = "sta.txt"  # only where Yosys sta runs (pipeline.rtl.yosys.runs_yosys_sta)
 _RUNTIME_LOCK = threading.Lock()
 
 
@@ -53,8 +54,10 @@ def synthesize_cached(
 ) -> dict:
     """Synthesize (or reuse) one design; returns ``{"synthesis", "timing", "seconds", "cached"}``.
 
-    ``synth/`` files (``synth.ys``, ``stat.txt``, ``sta.txt``) are copied next to the RTL so users can
-    rerun ``yosys synth/synth.ys`` from the RTL directory.
+    ``synth/`` files (``synth.ys``, ``stat.txt``, ``netlist_timing.json``, ``sta.txt`` where Yosys
+    ``sta`` runs) are copied next to the RTL so users can rerun ``yosys synth/synth.ys`` from the RTL
+    directory. ``timing_yosys_sta`` is ``None`` where ``sta`` did not run (the family's netlist timing
+    is the estimate).
     """
     from pipeline.rtl import netlist_timing
     from pipeline.rtl.timing import parse_sta
@@ -66,19 +69,28 @@ def synthesize_cached(
     entry = cache.lookup("yosys", key, _SYNTHESIS_FILES)
     if entry is not None:
         work_dir.mkdir(parents=True, exist_ok=True)
-        for name in _SYNTHESIS_FILES:
-            shutil.copy(entry / name, work_dir / name)
+        (work_dir / _STA_FILE).unlink(missing_ok=True)
+        for name in (*_SYNTHESIS_FILES, _STA_FILE):
+            if (entry / name).is_file():
+                shutil.copy(entry / name, work_dir / name)
         result = read_result(work_dir, family, time.perf_counter() - start)
     else:
         result = synthesize(rtl_dir, top, work_dir, family, options)
-        cache.store("yosys", key, {name: work_dir / name for name in _SYNTHESIS_FILES})
+    names = [name for name in (*_SYNTHESIS_FILES, _STA_FILE) if (work_dir / name).is_file()]
+    if entry is None:
+        cache.store("yosys", key, {name: work_dir / name for name in names})
     synth_dir = Path(rtl_dir) / "synth"
     synth_dir.mkdir(exist_ok=True)
-    for name in _SYNTHESIS_FILES:
+    (synth_dir / _STA_FILE).unlink(missing_ok=True)
+    for name in names:
         shutil.copy(work_dir / name, synth_dir / name)
-    yosys_sta = parse_sta(result.sta_text or "", clock_period_ns, family).to_dict()
+    yosys_sta = None
+    if result.sta_text is not None:
+        yosys_sta = parse_sta(result.sta_text, clock_period_ns, family).to_dict()
     stored = json.loads((work_dir / "netlist_timing.json").read_text())
     timing = netlist_timing.record(stored, clock_period_ns) or yosys_sta
+    if timing is None:
+        raise RuntimeError(f"no timing for {rtl_dir}: {stored.get('unavailable', 'netlist timing failed')}")
     return {
         "synthesis": result.to_dict(),
         "timing": timing,

@@ -25,18 +25,23 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-STA_COMMANDS: tuple[str, ...] = (
+NETLIST_COMMANDS: tuple[str, ...] = (
     "setattr -mod -unset keep_hierarchy",
     "flatten",
     "write_json netlist.json",
+)
+"""Appended to the Yosys script after ``synth_xilinx`` and ``stat``: ``flatten`` (with ``keep_hierarchy``
+removed: ``sta`` ignores submodule cells, and the folded designs keep their multiplier and neuron
+modules through synthesis; a no-op for flat designs), then ``netlist.json``, the flattened netlist that
+:mod:`pipeline.rtl.netlist_timing` times with the target family's own delays (the primary estimate
+where the family has a delay table)."""
+
+STA_COMMANDS: tuple[str, ...] = (
     "read_verilog -lib -specify +/xilinx/cells_sim.v",
     "tee -q -o sta.txt sta",
 )
-"""Appended to the Yosys script after ``synth_xilinx`` and ``stat``; writes ``sta.txt``. ``flatten``
-first (with ``keep_hierarchy`` removed): ``sta`` ignores submodule cells, and the folded designs keep
-their multiplier and neuron modules (``keep_hierarchy``) through synthesis; a no-op for flat designs.
-``netlist.json`` is the flattened netlist that :mod:`pipeline.rtl.netlist_timing` times with the target
-family's own delays (the primary estimate where the family has a delay table)."""
+"""Appended after :data:`NETLIST_COMMANDS` where Yosys ``sta`` runs
+(:func:`pipeline.rtl.yosys.runs_yosys_sta`): writes ``sta.txt``."""
 
 _ARRIVAL = re.compile(r"^Latest arrival time in '(?P<module>[^']+)' is (?P<ps>-?\d+):", re.MULTILINE)
 _PATH_LINE = re.compile(r"^\s+(?P<ps>\d+) (?P<cell>\S+) \((?P<type>\w+)\.(?P<arc>\S+)\)\s*$")

@@ -91,10 +91,27 @@ def parse_stat(text: str) -> dict[str, int]:
     return cells
 
 
-def synthesis_script(rtl_dir: Path, top: str, family: str = "xcup", options: tuple[str, ...] = ()) -> str:
+def runs_yosys_sta(family: str, yosys_sta: bool | None = None) -> bool:
+    """Whether the script runs Yosys ``sta``: as asked, or by default (``None``) only for a family without
+    a delay table in :mod:`pipeline.rtl.netlist_timing` (where one exists, the netlist timing is the
+    estimate the firmware records and ``sta`` would cost ~18 % of the Yosys CPU time of a large design
+    for a figure nobody reads: 39 of 218 s for the 16-64-32-32-5 6-bit MLP, measured here)."""
+    from pipeline.rtl.netlist_timing import FAMILY_DELAYS
+
+    return family not in FAMILY_DELAYS if yosys_sta is None else yosys_sta
+
+
+def synthesis_script(
+    rtl_dir: Path,
+    top: str,
+    family: str = "xcup",
+    options: tuple[str, ...] = (),
+    yosys_sta: bool | None = None,
+) -> str:
     """The relocatable Yosys script (paths relative to ``rtl_dir``): read, ``synth_xilinx -flatten``,
-    ``stat`` into ``synth_stat.txt`` and the timing pass of :mod:`pipeline.rtl.timing` into ``sta.txt``."""
-    from pipeline.rtl.timing import STA_COMMANDS
+    ``stat`` into ``synth_stat.txt``, the flattened ``netlist.json`` for :mod:`pipeline.rtl.netlist_timing`
+    and, when :func:`runs_yosys_sta`, the timing pass of :mod:`pipeline.rtl.timing` into ``sta.txt``."""
+    from pipeline.rtl.timing import NETLIST_COMMANDS, STA_COMMANDS
 
     rtl_dir = Path(rtl_dir).resolve()
     sources = [
@@ -109,18 +126,27 @@ def synthesis_script(rtl_dir: Path, top: str, family: str = "xcup", options: tup
     )
     commands = [f"read_verilog {source.as_posix()}" for source in sources]
     synth = " ".join(["synth_xilinx -flatten", *options, f"-family {family} -top {top}"])
-    commands += [synth, "tee -q -o synth_stat.txt stat", *STA_COMMANDS]
+    commands += [synth, "tee -q -o synth_stat.txt stat", *NETLIST_COMMANDS]
+    if runs_yosys_sta(family, yosys_sta):
+        commands += STA_COMMANDS
     return "\n".join(commands) + "\n"
 
 
 def synthesize(
-    rtl_dir: Path, top: str, work_dir: Path, family: str = "xcup", options: tuple[str, ...] = ()
+    rtl_dir: Path,
+    top: str,
+    work_dir: Path,
+    family: str = "xcup",
+    options: tuple[str, ...] = (),
+    yosys_sta: bool | None = None,
 ) -> SynthesisResult:
     """Run ``yosys`` on ``rtl_dir/src/{top}.v`` (+ stages, ``src/static``) and parse ``stat``.
 
     ``family`` is Yosys' ``synth_xilinx -family`` (``xcup`` UltraScale+, ``xcu`` UltraScale, ``xc7``);
-    ``options`` are extra ``synth_xilinx`` flags (``-nodsp`` keeps multipliers in LUTs). The script also
-    runs Yosys ``sta`` (:mod:`pipeline.rtl.timing`); its text is in ``sta_text`` and ``sta.txt``.
+    ``options`` are extra ``synth_xilinx`` flags (``-nodsp`` keeps multipliers in LUTs). The netlist is
+    timed with :mod:`pipeline.rtl.netlist_timing` (``netlist_timing.json``); with ``yosys_sta`` (default:
+    :func:`runs_yosys_sta`) the script also runs Yosys ``sta`` (:mod:`pipeline.rtl.timing`): its text is
+    in ``sta_text`` and ``sta.txt`` (else ``sta_text`` is ``None`` and there is no ``sta.txt``).
     Yosys runs inside ``rtl_dir`` with a relocatable script (paths relative to ``rtl_dir``);
     ``work_dir`` receives ``synth.ys``, ``stat.txt`` and ``yosys.log``.
     """
@@ -129,20 +155,26 @@ def synthesize(
     start = time.perf_counter()
     rtl_dir, work_dir = Path(rtl_dir).resolve(), Path(work_dir).resolve()
     work_dir.mkdir(parents=True, exist_ok=True)
-    (work_dir / "synth.ys").write_text(synthesis_script(rtl_dir, top, family, options))
+    (work_dir / "synth.ys").write_text(synthesis_script(rtl_dir, top, family, options, yosys_sta))
     command = ["yosys", "-q", "-l", str(work_dir / "yosys.log"), str(work_dir / "synth.ys")]
     completed = subprocess.run(command, cwd=rtl_dir, capture_output=True)
     if completed.returncode != 0:
         raise RuntimeError(f"yosys failed: {completed.stderr.decode()[-3000:]}")
     shutil.move(rtl_dir / "synth_stat.txt", work_dir / "stat.txt")
-    shutil.move(rtl_dir / "sta.txt", work_dir / "sta.txt")
-    write_netlist_timing(rtl_dir / "netlist.json", work_dir / "netlist_timing.json", family)
+    (work_dir / "sta.txt").unlink(missing_ok=True)
+    sta = runs_yosys_sta(family, yosys_sta)
+    if sta:
+        shutil.move(rtl_dir / "sta.txt", work_dir / "sta.txt")
+    stored = write_netlist_timing(rtl_dir / "netlist.json", work_dir / "netlist_timing.json", family)
+    if "unavailable" in stored and not sta:  # e.g. a cell the delay table lacks: Yosys sta instead
+        return synthesize(rtl_dir, top, work_dir, family, options, yosys_sta=True)
     return read_result(work_dir, family, time.perf_counter() - start)
 
 
-def write_netlist_timing(netlist: Path, destination: Path, family: str) -> None:
+def write_netlist_timing(netlist: Path, destination: Path, family: str) -> dict:
     """Time ``netlist`` (Yosys ``write_json``) with :mod:`pipeline.rtl.netlist_timing`, write the stored
-    analysis to ``destination`` (atomically) and delete the netlist (tens of MB for a large design)."""
+    analysis to ``destination`` (atomically), delete the netlist (tens of MB for a large design) and
+    return the analysis (``{"unavailable": reason}`` when the family or a cell has no delays)."""
     import json
 
     from pipeline.rtl.netlist_timing import analyse_file
@@ -152,6 +184,7 @@ def write_netlist_timing(netlist: Path, destination: Path, family: str) -> None:
     partial.write_text(json.dumps(stored, indent=1) + "\n")
     partial.replace(destination)
     netlist.unlink()
+    return stored
 
 
 def read_result(work_dir: Path, family: str, seconds: float) -> SynthesisResult:

@@ -23,8 +23,9 @@ architectures run concurrently while the next model is traced. Tool outputs are 
 ``<run-dir>/.cache/firmware/`` (:mod:`pipeline.rtl.cache`, keyed by the tool version, the flags and the
 Verilog bytes); the bit-exact simulation always reruns.
 
-Writes ``firmware/<model>/rtl*/`` (``synth/synth.ys`` + ``stat.txt`` + ``sta.txt``: rerun with
-``yosys synth/synth.ys`` from the RTL directory), ``firmware.json`` (all figures with their source),
+Writes ``firmware/<model>/rtl*/`` (``synth/synth.ys`` + ``stat.txt`` + ``netlist_timing.json``, and
+``sta.txt`` for a family without a netlist delay table: rerun with ``yosys synth/synth.ys`` from the RTL
+directory), ``firmware.json`` (all figures with their source),
 ``metrics.json``, and stage-wide ``report.md`` + ``report.json``. Wall times go to the stage summary.
 """
 
@@ -48,6 +49,13 @@ PER_MODEL = True  # one subdirectory per model, keyed per model (pipeline.stage_
 PACKAGES: tuple[str, ...] = ("da4ml", "hls4ml", "numpy", "tensorflow-cpu", "qkeras")
 DEFAULT_CLOCK_PERIOD_NS = 5.0
 DEFAULT_PART = "xcvu13p-flga2577-2-e"
+UNROLLED_SYNTH_OPTIONS: tuple[str, ...] = ("-nodsp", "-nosrl")
+"""da4ml's unrolled designs are constant shift-and-add logic: ``-nodsp`` keeps any multiplier Yosys might
+infer in LUTs (the LUT figure is the cost), ``-nosrl`` skips the shift-register mapping, which found no
+shift register in any design synthesized here (0 SRL LUTs in every default-run design). On the
+16-64-32-32-5 6-bit MLP both give the same cell counts as no flags at 2/3 of the Yosys CPU time (with
+Yosys ``sta`` no longer run where the family has a netlist delay table: 143 vs 210 CPU-s, measured here;
+``tests/rtl/test_yosys.py`` checks the counts are unchanged)."""
 FOLDED_SYNTH_OPTIONS: tuple[str, ...] = ("-nodsp", "-nowidelut")
 """Folded designs keep multipliers and accumulators in LUTs (FINN's LUT-based MVAU, the A2Q setting);
 ``-nowidelut``: ABC maps to LUT6 only (with MUXF7-9 "wide LUTs" it mapped small multipliers larger)."""
@@ -211,7 +219,7 @@ def submit_model(
                 design.top,
                 scratch / "yosys",
                 family,
-                (),
+                UNROLLED_SYNTH_OPTIONS,
                 clock,
                 cache,
             )

@@ -4,6 +4,10 @@ Per model: ``prune/<model>/model.h5`` (pruning wrappers stripped; pruned kernel 
 zeros), ``history.json`` and ``metrics.json`` whose ``details`` hold ``pruned``, the schedule, the
 target and the reached (float-kernel) sparsity per dense layer. A model whose spec has no
 ``pruning`` section passes through unchanged (its trained model copied, ``"pruned": false``).
+
+Models with the same trained network and pruning section (:func:`pipeline.models.identity.pruning_identity`)
+are pruned once: the first in config order prunes, the others get its pruned weights under their own
+name, their own spec's metrics and ``details.same_result_as`` naming the model that was pruned.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from pipeline.models.identity import SameWork, with_copies, write_copies
 from pipeline.stage_api import StageInputs, StageOutputs, StrictModel
 
 NAME = "prune"
@@ -44,7 +49,8 @@ class Config(StrictModel):
 
 @dataclass(frozen=True)
 class ModelTask:
-    """One model's pruning (picklable: it may run in a Dask worker, :mod:`pipeline.model_work`)."""
+    """One model's pruning (picklable: it may run in a Dask worker, :mod:`pipeline.model_work`);
+    ``copies``: models with the same pruning identity, written from this pruning."""
 
     name: str
     spec_path: Path
@@ -53,10 +59,12 @@ class ModelTask:
     out: Path
     seed: int
     config: Config
+    copies: tuple[SameWork, ...] = ()
 
 
-def prune_one(task: ModelTask) -> dict:
-    """Prune one model into ``task.out`` (or pass it through); returns its summary entry."""
+def prune_one(task: ModelTask) -> dict[str, dict]:
+    """Prune one model into ``task.out`` (or pass it through) and write its ``copies``; returns the
+    summary entry of each model written."""
     from pipeline.data.io import load_dataset
     from pipeline.errors import PipelineError
     from pipeline.measure import ModelMetrics, load_metrics, measure_model, save_metrics
@@ -80,7 +88,7 @@ def prune_one(task: ModelTask) -> dict:
             trained.model_copy(update={"model": name, "stage": NAME, "details": details}),
             out / "metrics.json",
         )
-        return {"pruned": False}
+        return {name: {"pruned": False}}
     dataset = model_dataset(spec, load_dataset(task.data_dir))  # per-feature input formats, if any
     batch_size = config.batch_size_override or spec.training.batch_size
     epochs = config.epochs_override or spec.pruning.epochs
@@ -101,12 +109,16 @@ def prune_one(task: ModelTask) -> dict:
     }
     metrics = measure_model(model, dataset, spec, stage=NAME, details=details)
     save_metrics(metrics, out / "metrics.json")
-    return {"pruned": True, "accuracy": metrics.physics.accuracy, "bops": metrics.cost.bops}
+    summary = {"pruned": True, "accuracy": metrics.physics.accuracy, "bops": metrics.cost.bops}
+    copies = write_copies(model, dataset, task, details, history, NAME)
+    return {name: summary} | {copy: {**summary, **entry} for copy, entry in copies.items()}
 
 
 def run(inputs: StageInputs, config: Config) -> StageOutputs:
     """Prune every model with a ``pruning`` spec; pass the others through (one :func:`prune_one` task
-    per model, run by ``inputs.work``)."""
+    per pruning identity, run by ``inputs.work``)."""
+    from pipeline.models.identity import pruning_identity
+    from pipeline.models.spec import load_spec
     from pipeline.stages.train import spec_path
 
     tasks = [
@@ -121,6 +133,10 @@ def run(inputs: StageInputs, config: Config) -> StageOutputs:
         )
         for name in inputs.models
     ]
+    grouped = with_copies(tasks, [pruning_identity(load_spec(task.spec_path)) for task in tasks])
     with inputs.progress("prune", len(tasks)) as bar:
-        results = inputs.work.map(prune_one, tasks, on_done=lambda _task, _result: bar.advance())
-    return StageOutputs(summary={task.name: result for task, result in zip(tasks, results, strict=True)})
+        results = inputs.work.map(
+            prune_one, grouped, on_done=lambda task, _result: bar.advance(1 + len(task.copies))
+        )
+    written = {name: entry for result in results for name, entry in result.items()}
+    return StageOutputs(summary={task.name: written[task.name] for task in tasks})

@@ -10,6 +10,11 @@ per-feature input formats as ``input_feature_quantizers``) and ``learned_precisi
 widths (also under ``details.learned_precision`` in the metrics). Every stage trains and measures on
 :func:`pipeline.models.inputs.model_dataset` of the data: the features at the spec's per-feature input
 formats when it has them.
+
+Models whose specs differ only in what training never reads (name, description, pruning, accumulator
+settings: :func:`pipeline.models.identity.training_identity`) are trained once: the first in config
+order trains, the others get its weights under their own name, their own spec and metrics measured
+with it, and ``details.same_result_as`` naming the model that was trained.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from pathlib import Path
 from pydantic import Field
 
 from pipeline.errors import PipelineError
+from pipeline.models.identity import SameWork, with_copies, write_copies
 from pipeline.stage_api import StageInputs, StageOutputs, StrictModel
 
 NAME = "train"
@@ -68,7 +74,8 @@ def spec_path(inputs: StageInputs, model_name: str, stage: str) -> Path:
 
 @dataclass(frozen=True)
 class ModelTask:
-    """One model's training (picklable: it may run in a Dask worker, :mod:`pipeline.model_work`)."""
+    """One model's training (picklable: it may run in a Dask worker, :mod:`pipeline.model_work`);
+    ``copies``: models with the same training identity, written from this training."""
 
     name: str
     spec_path: Path
@@ -76,10 +83,12 @@ class ModelTask:
     out: Path
     seed: int
     config: Config
+    copies: tuple[SameWork, ...] = ()
 
 
-def train_one(task: ModelTask) -> dict:
-    """Train one model into ``task.out`` (model, spec, history, metrics); returns its summary entry."""
+def train_one(task: ModelTask) -> dict[str, dict]:
+    """Train one model into ``task.out`` (model, spec, history, metrics) and write its ``copies``;
+    returns the summary entry of each model written."""
     from pipeline.data.io import load_dataset
     from pipeline.measure import measure_model, save_metrics
     from pipeline.models.build import build_model
@@ -139,16 +148,21 @@ def train_one(task: ModelTask) -> dict:
     (out / "history.json").write_text(json.dumps(history, indent=2) + "\n")
     metrics = measure_model(model, dataset, spec, stage=NAME, details=details)
     save_metrics(metrics, out / "metrics.json")
-    return {
+    summary = {
         "accuracy": metrics.physics.accuracy,
         "bops": metrics.cost.bops,
         "epochs_run": details["epochs_run"],
     }
+    copies = write_copies(model, dataset, task, details, history, NAME)
+    return {task.name: summary} | {name: {**summary, **entry} for name, entry in copies.items()}
 
 
 def run(inputs: StageInputs, config: Config) -> StageOutputs:
     """Train each model of ``inputs.models`` on the data stage's splits and save it with its metrics
-    (one :func:`train_one` task per model, run by ``inputs.work``)."""
+    (one :func:`train_one` task per training identity, run by ``inputs.work``)."""
+    from pipeline.models.identity import training_identity
+    from pipeline.models.spec import load_spec
+
     tasks = [
         ModelTask(
             name=name,
@@ -160,6 +174,10 @@ def run(inputs: StageInputs, config: Config) -> StageOutputs:
         )
         for name in inputs.models
     ]
+    grouped = with_copies(tasks, [training_identity(load_spec(task.spec_path)) for task in tasks])
     with inputs.progress("train", len(tasks)) as bar:
-        results = inputs.work.map(train_one, tasks, on_done=lambda _task, _result: bar.advance())
-    return StageOutputs(summary={task.name: result for task, result in zip(tasks, results, strict=True)})
+        results = inputs.work.map(
+            train_one, grouped, on_done=lambda task, _result: bar.advance(1 + len(task.copies))
+        )
+    written = {name: entry for result in results for name, entry in result.items()}
+    return StageOutputs(summary={task.name: written[task.name] for task in tasks})

@@ -162,7 +162,7 @@ def _synthesize(network, root, rom_style="block"):
 
     plan = plan_folded(network, reuse_factor=3)
     write_folded(plan, root / "rtl", rom_style)
-    result = synthesize(root / "rtl", TOP, root / "yosys", "xcup", ("-nodsp", "-nowidelut"))
+    result = synthesize(root / "rtl", TOP, root / "yosys", "xcup", ("-nodsp", "-nowidelut"), yosys_sta=True)
     return result, cost_breakdown((root / "yosys" / "stat.txt").read_text())
 
 

@@ -24,7 +24,7 @@ def _synthesize(tmp_path, shallow: bool):
     rtl = tmp_path / ("shallow" if shallow else "deep")
     (rtl / "src").mkdir(parents=True)
     (rtl / "src" / "chain.v").write_text(_CHAIN.replace("SHALLOW", "1'b1" if shallow else "1'b0"))
-    return synthesize(rtl, "chain", rtl / "work", "xcup", ("-nodsp",))
+    return synthesize(rtl, "chain", rtl / "work", "xcup", ("-nodsp",), yosys_sta=True)
 
 
 @pytest.fixture(scope="module")

@@ -73,3 +73,24 @@ def test_prune_reaches_target_and_zeros_survive(trained):
     ).read_bytes()
     trained_bops = load_metrics(tmp_path / "train" / "toy_qap" / "metrics.json").cost.bops
     assert load_metrics(out / "toy_qap" / "metrics.json").cost.bops < 0.5 * trained_bops
+
+
+def test_specs_that_prune_alike_are_pruned_once(trained):
+    """A twin spec (same training and pruning, another name) gets the first one's pruned weights,
+    byte for byte what pruning it alone writes."""
+    tmp_path, data_dir, specs = trained
+    twin_spec = toy_spec(tmp_path, "toy_twin", pruning={"target_sparsity": 0.75, "epochs": 2, "frequency": 5})
+    shutil.copytree(tmp_path / "train" / "toy_qap", tmp_path / "train" / "toy_twin")
+    both = {"toy_qap": specs["toy_qap"], "toy_twin": twin_spec}
+    upstream = {"train": tmp_path / "train"}
+    config = prune.Config(batch_size_override=64)
+    summary = prune.run(stage_inputs(tmp_path / "both", data_dir, both, upstream=upstream), config).summary
+    assert summary["toy_twin"]["same_result_as"] == "toy_qap" and summary["toy_twin"]["pruned"]
+    prune.run(stage_inputs(tmp_path / "alone", data_dir, {"toy_twin": twin_spec}, upstream=upstream), config)
+    copied, alone = tmp_path / "both" / "toy_twin", tmp_path / "alone" / "toy_twin"
+    assert kernels(copied / "model.h5") and all(
+        (kernel_a == kernel_b).all()
+        for kernel_a, kernel_b in zip(kernels(copied / "model.h5"), kernels(alone / "model.h5"), strict=True)
+    )
+    assert load_metrics(copied / "metrics.json").physics == load_metrics(alone / "metrics.json").physics
+    assert load_metrics(copied / "metrics.json").details["same_result_as"] == "toy_qap"

@@ -116,3 +116,30 @@ def test_train_errors_name_the_input(tmp_path):
     wide = toy_spec(tmp_path, "wide", input_features=20)
     with pytest.raises(PipelineError, match="input_features"):
         train.run(stage_inputs(tmp_path / "p", data_dir, {"wide": wide}), train.Config())
+
+
+def test_specs_that_train_alike_are_trained_once(tmp_path):
+    """A spec differing only in pruning/description gets the first one's weights under its own name,
+    byte for byte what training it alone writes; a different recipe trains on its own."""
+    data_dir = make_data_dir(tmp_path / "data", n_train=1000)
+    pruning = {"target_sparsity": 0.5, "epochs": 1}
+    specs = {
+        "toy_a": toy_spec(tmp_path, "toy_a"),
+        "toy_b": toy_spec(tmp_path, "toy_b", description="a twin", pruning=pruning),
+        "toy_c": toy_spec(
+            tmp_path, "toy_c", training={"epochs": 2, "batch_size": 128, "learning_rate": 0.02, "patience": 2}
+        ),
+    }
+    config = train.Config(epochs_override=1, batch_size_override=64)
+    summary = train.run(stage_inputs(tmp_path / "all", data_dir, specs), config).summary
+    assert summary["toy_b"]["same_result_as"] == "toy_a"
+    assert "same_result_as" not in summary["toy_a"] and "same_result_as" not in summary["toy_c"]
+    twin = load_metrics(tmp_path / "all" / "toy_b" / "metrics.json")
+    assert twin.model == "toy_b" and twin.details["same_result_as"] == "toy_a"
+    assert (tmp_path / "all" / "toy_b" / "spec.yaml").read_text() == specs["toy_b"].read_text()
+
+    train.run(stage_inputs(tmp_path / "alone", data_dir, {"toy_b": specs["toy_b"]}), config)
+    alone = tmp_path / "alone" / "toy_b"
+    assert (tmp_path / "all" / "toy_b" / "model.h5").read_bytes() == (alone / "model.h5").read_bytes()
+    solo = load_metrics(alone / "metrics.json")
+    assert twin.physics == solo.physics and twin.cost == solo.cost
