@@ -56,6 +56,15 @@ def without_timings(value: Any) -> Any:
     return value
 
 
+def without_keys(value: Any, keys: tuple[str, ...]) -> Any:
+    """``value`` (parsed JSON) without the dictionary entries named in ``keys``, at any depth."""
+    if isinstance(value, dict):
+        return {key: without_keys(item, keys) for key, item in value.items() if key not in keys}
+    if isinstance(value, list):
+        return [without_keys(item, keys) for item in value]
+    return value
+
+
 def per_model_results(run_dir: Path) -> dict[str, Any]:
     """``{"<stage>/<model>": metrics.json, "report/<model>": record}`` of a finished run, timings left out."""
     results: dict[str, Any] = {}
@@ -84,16 +93,19 @@ def stage_seconds(run_dir: Path) -> dict[str, float]:
     return {stage: seconds[stage] for stage in order if stage in seconds}
 
 
-def run_once(config: Path, run_dir: Path, workers: int | None, until: str | None = None) -> dict[str, Any]:
-    """Run the pipeline from scratch into ``run_dir`` (deleted first); its wall time and stage times."""
+def run_once(
+    config: Path, run_dir: Path, workers: int | None, until: str | None = None, repo: Path = REPO
+) -> dict[str, Any]:
+    """Run the pipeline of the checkout ``repo`` from scratch into ``run_dir`` (deleted first); its
+    wall time and stage times."""
     shutil.rmtree(run_dir, ignore_errors=True)
     command = [sys.executable, "-m", "pipeline", "run", "--config", str(config), "--run-dir", str(run_dir)]
     command += [] if until is None else ["--until", until]
     command += ["--quiet"] + ([] if workers is None else ["--workers", str(workers)])
-    environment = {**os.environ, "PYTHONPATH": str(REPO)}
+    environment = {**os.environ, "PYTHONPATH": str(repo)}
     load_before = os.getloadavg()
     started = time.perf_counter()
-    completed = subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True)
+    completed = subprocess.run(command, cwd=repo, env=environment, capture_output=True, text=True)
     wall = time.perf_counter() - started
     if completed.returncode not in (0, 3):  # 3: a check failed in gate mode; the timings still count
         raise SystemExit(f"the run failed ({completed.returncode}):\n{completed.stderr[-3000:]}")
@@ -108,9 +120,11 @@ def run_once(config: Path, run_dir: Path, workers: int | None, until: str | None
     }
 
 
-def compare(serial_dir: Path, parallel_dir: Path) -> dict[str, Any]:
-    """Per-model results equal? Which stages' output trees are byte-identical?"""
+def compare(serial_dir: Path, parallel_dir: Path, ignore: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Per-model results equal (``ignore``: keys left out of both, at any depth)? Which stages' output
+    trees are byte-identical?"""
     serial, parallel = per_model_results(serial_dir), per_model_results(parallel_dir)
+    serial, parallel = without_keys(serial, ignore), without_keys(parallel, ignore)
     differing = sorted(key for key in set(serial) | set(parallel) if serial.get(key) != parallel.get(key))
     identical_trees = {}
     for stage in stage_seconds(serial_dir):
