@@ -266,6 +266,14 @@ def _per_layer(value: Any, n_layers: int) -> list[Any]:
     return list(value) if isinstance(value, list) else [value] * n_layers
 
 
+def _effective(point: dict[str, Any]) -> dict[str, Any]:
+    """The point without values that change nothing: ``learned_beta`` of a fixed-precision point
+    (equal models then get equal specs, so equal trial keys: trained once)."""
+    if point.get("learned_precision") is False:
+        return {name: value for name, value in point.items() if name != "learned_beta"}
+    return point
+
+
 def resolve_spec(base: Any, point: dict[str, Any], space: SearchSpace, name: str) -> dict[str, Any]:
     """The model spec (a YAML-ready mapping, every layer explicit) of ``point`` applied to ``base``.
 
@@ -280,7 +288,7 @@ def resolve_spec(base: Any, point: dict[str, Any], space: SearchSpace, name: str
         layers = [layer for layer in layers if layer.index < kept or layer.index == n_layers - 1]
     spec: dict[str, Any] = {
         "name": name,
-        "description": f"{base.name} with {point_key(point)}",
+        "description": f"{base.name} with {point_key(_effective(point))}",
         "input_features": base.input_features,
     }
     if base.input_quantizer is not None or "input_bits" in point:

@@ -150,3 +150,15 @@ def test_point_hard_dc_reaches_trial_key_estimate_table_and_firmware_task(tmp_pa
     assert task.firmware["hard_dc"] == 0 and task.trial_dir.endswith(zero.key)
     fixed = firmware_task(scan, pd.Series({"key": "k", "params": json.dumps({"weight_bits": 4})}))
     assert fixed.firmware["hard_dc"] == loaded.config.firmware.hard_dc == 2
+
+
+def test_learned_beta_of_a_fixed_precision_point_gives_the_same_spec():
+    space = SearchSpace.model_validate({"learned_precision": [False, True], "learned_beta": [1e-7, 1e-6]})
+    fixed = [
+        resolve_spec(BASE, {"learned_precision": False, "learned_beta": b}, space, "t") for b in (1e-7, 1e-6)
+    ]
+    assert fixed[0] == fixed[1]  # one model, one trial key: trained once
+    learned = [
+        resolve_spec(BASE, {"learned_precision": True, "learned_beta": b}, space, "t") for b in (1e-7, 1e-6)
+    ]
+    assert learned[0] != learned[1]
