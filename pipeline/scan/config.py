@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import Field, ValidationError
@@ -65,7 +65,8 @@ class FirmwareSettings(StrictModel):
         clock_period_ns: clock period; latency = pipeline stages x period.
         adder_levels_per_ns: da4ml adder levels per ns (pipeline cutoff = period x this; the default
             0.6 is the firmware stage's, calibrated with the netlist timing model).
-        hard_dc: da4ml CMVM delay constraint.
+        hard_dc: da4ml CMVM delay constraint (a point's ``hard_dc``, when the space scans it, overrides
+            it: :meth:`for_point`).
         max_points: full flow for at most this many front points (those above ``accuracy_floor``
             first, fewest LUTs first); ``None``: every front point; 0: none.
         max_test_jets: Verilator jets compared with the emulator per point.
@@ -80,6 +81,14 @@ class FirmwareSettings(StrictModel):
     max_test_jets: int = Field(default=1000, ge=1)
     synthesize: bool = True
     yosys_family: str = "xcup"
+
+    def for_point(self, point: dict[str, Any]) -> dict[str, Any]:
+        """The settings of one point's estimate and firmware flow: these, with the point's ``hard_dc``
+        (``space.hard_dc``) in place of ``hard_dc`` when the point has one."""
+        settings = self.model_dump()
+        if "hard_dc" in point:
+            settings["hard_dc"] = int(point["hard_dc"])
+        return settings
 
 
 class ScanConfig(StrictModel):

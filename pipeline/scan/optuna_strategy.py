@@ -3,8 +3,10 @@
 Objectives: integer (deployed) accuracy up, da4ml LUTs down, latency in cycles down. The study lives
 in memory; on a rerun it is rebuilt from the table (``study.add_trial``), so finished trials are
 never run again and the sampler continues from what is known. Up to the cluster's parallelism trials
-are in flight at once; a failed trial is told as ``FAIL``. A point the sampler asks again is not run
-twice: it is told the known values (or ``FAIL`` while the first one runs) and the sampler asked again.
+are in flight at once; a failed trial is told :data:`FAILED_VALUES` (worse than any design). A point the
+sampler asks again is not run twice: it is told the known values (or ``FAIL`` while the first one runs)
+and the next ask is a uniformly random point of the space (``enqueue_trial``): TPE otherwise tends to
+ask its best known point again and again.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from typing import Any
+
+import numpy as np
 
 from pipeline.engine import TaskStream, parallelism
 from pipeline.scan.table import read_table
@@ -39,10 +43,25 @@ def _study(config):
     return optuna.create_study(directions=list(DIRECTIONS), sampler=sampler)
 
 
-def _values(row: Any) -> list[float] | None:
+#: What the sampler is told for a failed trial (e.g. a degenerate network da4ml cannot trace): worse than
+#: any design in every objective. Told as ``FAIL`` instead, TPE leaves it out of its model and can ask the
+#: same point again and again (the repeat guard then ended a scan at 23 of 60 trials).
+FAILED_VALUES = [0.0, 1.0e9, 1.0e6]
+
+
+def _values(row: Any) -> list[float]:
+    """The objectives of a finished trial's row (:data:`FAILED_VALUES` for a failed one)."""
     if row["status"] != "done":
-        return None
+        return list(FAILED_VALUES)
     return [float(row["accuracy"]), float(row["luts"]), float(row["latency_cycles"])]
+
+
+def enqueue_random_point(study: Any, dimensions: dict[str, list[Any]], rng: np.random.Generator) -> None:
+    """Make the study's next ask a uniformly random point of the space (after a repeated point: TPE
+    tends to ask its best known point again and again)."""
+    study.enqueue_trial(
+        {name: _encode(options[int(rng.integers(len(options)))]) for name, options in dimensions.items()}
+    )
 
 
 def run_optuna(
@@ -66,19 +85,17 @@ def run_optuna(
         if set(point) != set(dimensions):
             continue
         values = _values(row)
-        state = optuna.trial.TrialState.COMPLETE if values else optuna.trial.TrialState.FAIL
         params = {name: _encode(value) for name, value in point.items()}
         if any(params[name] not in decode[name] for name in params):
             continue
-        study.add_trial(
-            optuna.trial.create_trial(params=params, distributions=distributions, values=values, state=state)
-        )
+        study.add_trial(optuna.trial.create_trial(params=params, distributions=distributions, values=values))
         known[row["key"]] = values
     finished = len(known)
     log(
         f"optuna ({config.sampler}): {finished} trials already finished (skipped), "
         f"{max(0, config.trials - finished)} to run"
     )
+    rng = np.random.default_rng(config.seed)
     in_flight: dict[str, Any] = {}
     width = parallelism(config.cluster)
     number = finished
@@ -93,8 +110,12 @@ def run_optuna(
                 if task.key in known or task.key in done or task.key in in_flight:
                     # a repeat: told what is known (a point still in flight: as failed), never run twice
                     values = known.get(task.key)
-                    study.tell(trial, values, state=None if values else optuna.trial.TrialState.FAIL)
+                    if values is None:
+                        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                    else:
+                        study.tell(trial, values)
                     repeats += 1
+                    enqueue_random_point(study, dimensions, rng)
                     continue
                 repeats = 0
                 number += 1
@@ -115,9 +136,7 @@ def run_optuna(
                 }
             scan.record(task, row)
             values = _values(row)
-            study.tell(
-                in_flight.pop(task.key), values, state=None if values else optuna.trial.TrialState.FAIL
-            )
+            study.tell(in_flight.pop(task.key), values)
             known[task.key] = values
             scan.running.pop(task.key, None)
             finished += 1

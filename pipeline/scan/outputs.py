@@ -6,9 +6,11 @@
 * ``parameter_effects.png``: per scanned parameter, accuracy and LUTs of each trial by its value;
 * ``front.md``: the front points (parameters, accuracy, LUTs da4ml / Yosys, latency as cycles x period
   and, for synthesized points, Yosys ``sta``'s critical path and cycles x max(period, critical path),
-  bit-exactness);
+  bit-exactness, the da4ml ``hard_dc`` of the estimate and firmware);
 * ``summary.json``: counts, the front, the best point and da4ml-vs-Yosys per synthesized point;
-* ``<best_model_name>.yaml``: the best point under ``accuracy_floor`` as a model spec.
+* ``<best_model_name>.yaml``: the best point under ``accuracy_floor`` as a model spec. The point's
+  ``hard_dc`` is a firmware setting (``firmware.hard_dc`` of ``pipeline.yaml``), not a spec key: it is in
+  the spec file's header comment, ``summary.json`` (``best.hard_dc``) and the table.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ FRONT_FIELDS = (
     "accuracy",
     "luts",
     "yosys_luts",
+    "adder_depth",
     "latency_cycles",
     "latency_ns",
     "verilator_mismatched_jets",
@@ -38,6 +41,7 @@ FRONT_FIELDS = (
     "sta_lut_levels",
     "latency_ns_sta",
     "firmware_error",
+    "hard_dc",
     "params",
 )
 
@@ -115,8 +119,8 @@ def front_markdown(front: pd.DataFrame) -> str:
     """The front as a Markdown table."""
     lines = [
         "| key | accuracy | LUTs (da4ml) | LUTs (Yosys) | latency (cycles x period) | critical path (sta) "
-        "| latency (cycles x max(period, critical path)) | RTL mismatches | parameters |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| latency (cycles x max(period, critical path)) | RTL mismatches | hard_dc | parameters |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for _, row in front.sort_values("luts").iterrows():
         yosys = _text(row.get("yosys_luts"))
@@ -128,7 +132,7 @@ def front_markdown(front: pd.DataFrame) -> str:
             f"| {row['key'][:10]} | {100 * row['accuracy']:.2f} % | {row['luts']:.0f} | "
             f"{yosys} | {int(row['latency_cycles'])} cycles, {row['latency_ns']:.0f} ns | {critical} | "
             f"{sta_latency if sta_latency == '-' else sta_latency + ' ns'} | {mismatches} | "
-            f"`{row['params']}` |"
+            f"{_text(row.get('hard_dc'))} | `{row['params']}` |"
         )
     return "\n".join(lines) + "\n"
 
@@ -148,6 +152,8 @@ def write_outputs(scan, table: pd.DataFrame, log: Callable[[str], None]) -> dict
             f"{100 * best['accuracy']:.2f} %, {best['luts']:.0f} da4ml LUTs, "
             f"{int(best['latency_cycles'])} cycles"
         )
+        if pd.notna(best.get("hard_dc")):  # a firmware setting, not a spec key: pipeline.yaml's firmware
+            note += f"; firmware.hard_dc {int(best['hard_dc'])} (da4ml delay constraint of these figures)"
         path = scan_dir / f"{config.best_model_name}.yaml"
         write_best_spec(best, config.best_model_name, path, note)
         best_record = {field: _clean(best.get(field)) for field in FRONT_FIELDS} | {"spec_file": path.name}

@@ -98,7 +98,7 @@ class Scan:
             raise PipelineError(
                 STAGE, f"point {point} gives no valid model: {message}", input=f"{self.loaded.path}: space"
             ) from None
-        firmware = self.config.firmware.model_dump()
+        firmware = self.config.firmware.for_point(point)  # the point's hard_dc, if the space scans it
         estimate = {key: firmware[key] for key in ("clock_period_ns", "adder_levels_per_ns", "hard_dc")}
         key = canonical_hash(
             {
@@ -132,6 +132,7 @@ class Scan:
             code_version=self.code,
             data_hash=self.data_hash,
             finished_at=time.time(),
+            hard_dc=int(task.firmware["hard_dc"]),
         )
         for column in ("accuracy", "luts", "adder_depth", "latency_ns"):
             row.setdefault(column, float("nan"))
@@ -193,11 +194,21 @@ def run_trials(scan: Scan, client: Any, progress: Callable, log: Callable[[str],
             bar.advance()
 
 
+def firmware_task(scan: Scan, row: pd.Series) -> Any:
+    """The firmware job of a front point (table row): the trial's model with the point's own settings
+    (its ``hard_dc`` when the space scans it, as its trial's estimate had)."""
+    from pipeline.scan.firmware import FirmwareTask
+
+    settings = scan.config.firmware.for_point(json.loads(row["params"]))
+    key = str(row["key"])
+    return FirmwareTask(key, str(scan.scan_dir / "trials" / key), str(scan.data_dir.resolve()), settings)
+
+
 def run_front_firmware(
     scan: Scan, client: Any, table: pd.DataFrame, log: Callable[[str], None]
 ) -> pd.DataFrame:
     """Full firmware flow of the chosen front points, in parallel; merge the records into the table."""
-    from pipeline.scan.firmware import FirmwareTask, run_firmware
+    from pipeline.scan.firmware import run_firmware
     from pipeline.scan.front import firmware_candidates
 
     settings = scan.config.firmware
@@ -208,12 +219,8 @@ def run_front_firmware(
         return table
     log(f"firmware flow (Verilator + Yosys) for {len(candidates)} front points")
     stream = TaskStream(client, run_firmware, resubmissions=scan.config.cluster.retries)
-    for key in candidates["key"]:
-        stream.submit(
-            FirmwareTask(
-                key, str(scan.scan_dir / "trials" / key), str(scan.data_dir.resolve()), settings.model_dump()
-            )
-        )
+    for _, row in candidates.iterrows():
+        stream.submit(firmware_task(scan, row))
     while len(stream):
         task, record, error = stream.next()
         if error is not None:

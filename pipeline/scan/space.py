@@ -16,6 +16,9 @@ A dimension is a list of choices or a range ``{low, high, step}`` (inclusive)::
     accumulator_bits: {first: [18], rest: [12, 14]}               # P per group (ignored for none)
     learned_precision: [false, true]     # learned fixed-point precision (QFX/HGQ, pipeline.models.learned)
     learned_beta: [1.0e-7, 1.0e-6]       # its resource weight beta (with learned_precision true)
+    hard_dc: [0, 2]                      # da4ml CMVM delay constraint (>= -1): overrides firmware.hard_dc
+                                         # for the trial's estimate and the point's firmware flow; not a
+                                         # model spec key (the spec has no firmware settings)
 
 Integer bits of weights, biases and activations are the base spec's (QKeras ``integer``).
 A point is a mapping ``parameter name -> value``; group dimensions are named ``accumulator_bits.first``.
@@ -80,6 +83,7 @@ class SearchSpace(StrictModel):
     accumulator_bits: dict[str, Dimension] = Field(default_factory=dict)
     learned_precision: Dimension | None = None
     learned_beta: Dimension | None = None
+    hard_dc: Dimension | None = None
 
     @model_validator(mode="after")
     def _check(self) -> SearchSpace:
@@ -112,6 +116,8 @@ class SearchSpace(StrictModel):
             result["learned_precision"] = choices(self.learned_precision)
         if self.learned_beta is not None:
             result["learned_beta"] = choices(self.learned_beta)
+        if self.hard_dc is not None:
+            result["hard_dc"] = choices(self.hard_dc)
         return result
 
 
@@ -161,6 +167,9 @@ def _check_dimension(name: str, values: list[Any]) -> None:
             raise ValueError(f"{key}: must be true or false")
         if True in values and not learned_precision_available():
             raise ValueError(f"{key}: learned precision is not available in this pipeline yet (use [false])")
+    elif base == "hard_dc":
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in values) or min(values) < -1:
+            raise ValueError(f"{key}: da4ml delay constraints must be integers >= -1, got {values}")
     elif base == "learned_beta" and not all(
         isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in values
     ):
@@ -257,6 +266,14 @@ def _per_layer(value: Any, n_layers: int) -> list[Any]:
     return list(value) if isinstance(value, list) else [value] * n_layers
 
 
+def _effective(point: dict[str, Any]) -> dict[str, Any]:
+    """The point without values that change nothing: ``learned_beta`` of a fixed-precision point
+    (equal models then get equal specs, so equal trial keys: trained once)."""
+    if point.get("learned_precision") is False:
+        return {name: value for name, value in point.items() if name != "learned_beta"}
+    return point
+
+
 def resolve_spec(base: Any, point: dict[str, Any], space: SearchSpace, name: str) -> dict[str, Any]:
     """The model spec (a YAML-ready mapping, every layer explicit) of ``point`` applied to ``base``.
 
@@ -271,7 +288,7 @@ def resolve_spec(base: Any, point: dict[str, Any], space: SearchSpace, name: str
         layers = [layer for layer in layers if layer.index < kept or layer.index == n_layers - 1]
     spec: dict[str, Any] = {
         "name": name,
-        "description": f"{base.name} with {point_key(point)}",
+        "description": f"{base.name} with {point_key(_effective(point))}",
         "input_features": base.input_features,
     }
     if base.input_quantizer is not None or "input_bits" in point:

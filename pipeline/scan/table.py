@@ -21,6 +21,8 @@ on_front_luts             bool     Pareto-optimal in (accuracy, luts)
 on_front_latency          bool     Pareto-optimal in (accuracy, latency_cycles)
 param.<name>              f64/str  the point: numbers as float, lists/strings/bools as JSON text
 params                    str      the point as JSON
+hard_dc                   int      da4ml delay constraint of the estimate (and firmware): the
+                                   point's ``hard_dc`` if the space scans it, else ``firmware.hard_dc``
 spec                      str      the resolved model spec as JSON
 worker                    str      the Dask worker that ran the trial
 started_at, finished_at   float    UNIX times

@@ -202,6 +202,12 @@ def run_trial(task: TrialTask) -> dict[str, Any]:
         network = integer_network_from_qkeras(model, widths)
         logits = emulate(network, model_inputs(spec, dataset.x_test)).logits_raw  # per-feature inputs
         accuracy = float(np.mean(np.argmax(logits, axis=1) == dataset.y_test))
+        if len(np.unique(logits, axis=0)) == 1:  # da4ml cannot trace a network without a variable
+            raise RuntimeError(
+                f"degenerate network: every test jet gives the same logits (accuracy {100 * accuracy:.1f} %):"
+                " the learned widths and pruning left no path from the inputs (e.g. a higher"
+                " precision.input_min_bits or a smaller learned_beta keeps one)"
+            )
         timings["evaluate_seconds"] = time.perf_counter() - start
         start = time.perf_counter()
         figures = estimate(network, task.firmware, input_formats(spec))

@@ -27,6 +27,8 @@ from tests.scan.conftest import TINY_SCAN, write_scan
         ({"weight_bits": [[4, 4]]}, "space.weight_bits", "per-layer list needs 4 values"),
         ({"learned_precision": ["yes"]}, "space.learned_precision", "true or false"),
         ({"learned_beta": [-1.0]}, "space.learned_beta", "beta must be numbers >= 0"),
+        ({"hard_dc": [0, -2]}, "space.hard_dc", "integers >= -1"),
+        ({"hard_dc": [0.5]}, "space.hard_dc", "integers >= -1"),
     ],
 )
 def test_bad_space_exits_2_naming_the_key(tmp_path, capsys, space, key, words):

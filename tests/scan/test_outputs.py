@@ -20,6 +20,7 @@ def test_front_markdown_shows_cycles_x_period_and_the_sta_latency():
             "sta_critical_path_ns": [14.06, np.nan],
             "latency_ns_sta": [70.3, np.nan],
             "verilator_mismatched_jets": [0.0, np.nan],
+            "hard_dc": [0, np.nan],
             "params": ["{}", "{}"],
         }
     )
@@ -27,4 +28,5 @@ def test_front_markdown_shows_cycles_x_period_and_the_sta_latency():
     assert "critical path (sta)" in lines[0] and "max(period, critical path)" in lines[0]
     cheap, synthesized = lines[2], lines[3]  # sorted by da4ml LUTs
     assert "| 4 cycles, 20 ns | - | - | - |" in cheap
-    assert "| 4382 | 5 cycles, 25 ns | 14.1 ns | 70 ns | 0 |" in synthesized
+    assert "| 4382 | 5 cycles, 25 ns | 14.1 ns | 70 ns | 0 | 0 |" in synthesized  # hard_dc 0
+    assert "hard_dc" in lines[0] and "| - | - | - | - | `{}` |" in cheap

@@ -107,3 +107,58 @@ def test_hidden_layers_deeper_than_the_base_is_an_error_naming_the_key():
         check_against_spec(SearchSpace.model_validate({"hidden_layers": [2, 4]}), BASE)
     with pytest.raises(ValueError, match=r"space\.hidden_layers: hidden layer counts must be integers >= 1"):
         SearchSpace.model_validate({"hidden_layers": [0, 1]})
+
+
+def test_hard_dc_is_a_dimension_that_overrides_the_firmware_setting():
+    from pipeline.scan.config import FirmwareSettings
+
+    space = SearchSpace.model_validate({"hard_dc": [0, 2], "weight_bits": [4]})
+    assert space.dimensions()["hard_dc"] == [0, 2]
+    assert {point["hard_dc"] for point in grid_points(space, 10, seed=0)} == {0, 2}
+    firmware = FirmwareSettings(hard_dc=2, adder_levels_per_ns=0.6)
+    assert firmware.for_point({"hard_dc": 0, "weight_bits": 4})["hard_dc"] == 0
+    assert firmware.for_point({"hard_dc": -1})["hard_dc"] == -1
+    assert firmware.for_point({"weight_bits": 4})["hard_dc"] == 2  # not scanned: the firmware setting
+    assert firmware.for_point({"hard_dc": 0})["adder_levels_per_ns"] == 0.6
+    # a firmware setting, not a model spec key: the point's spec is a valid spec without it
+    spec = resolve_spec(BASE, {"hard_dc": 0, "weight_bits": 4}, space, "t")
+    assert "hard_dc" not in {key for key in spec if key != "description"}
+    parse_spec(spec, "test")
+
+
+def test_point_hard_dc_reaches_trial_key_estimate_table_and_firmware_task(tmp_path):
+    import json
+
+    import pandas as pd
+
+    from pipeline.scan.config import load_scan
+    from pipeline.scan.runner import Scan, firmware_task
+    from pipeline.scan.table import read_table
+    from tests.scan.conftest import write_scan
+
+    loaded = load_scan(write_scan(tmp_path, space={"weight_bits": [4], "hard_dc": [0, 2]}))
+    run_dir = tmp_path / "run"
+    scan = Scan(loaded, run_dir, run_dir / "data", seed=7)
+    zero, two = (scan.task({"weight_bits": 4, "hard_dc": value}, 0) for value in (0, 2))
+    assert (zero.firmware["hard_dc"], two.firmware["hard_dc"]) == (0, 2)  # what trial.estimate traces with
+    assert zero.key != two.key  # different estimates: two trials
+    scan.scan_dir.mkdir(parents=True)
+    scan.record(zero, {"key": zero.key, "number": 0, "status": "done", "accuracy": 0.7, "luts": 10.0})
+    row = read_table(scan.scan_dir).iloc[0]
+    assert row["hard_dc"] == 0 and json.loads(row["params"])["hard_dc"] == 0
+    task = firmware_task(scan, pd.Series({"key": zero.key, "params": row["params"]}))
+    assert task.firmware["hard_dc"] == 0 and task.trial_dir.endswith(zero.key)
+    fixed = firmware_task(scan, pd.Series({"key": "k", "params": json.dumps({"weight_bits": 4})}))
+    assert fixed.firmware["hard_dc"] == loaded.config.firmware.hard_dc == 2
+
+
+def test_learned_beta_of_a_fixed_precision_point_gives_the_same_spec():
+    space = SearchSpace.model_validate({"learned_precision": [False, True], "learned_beta": [1e-7, 1e-6]})
+    fixed = [
+        resolve_spec(BASE, {"learned_precision": False, "learned_beta": b}, space, "t") for b in (1e-7, 1e-6)
+    ]
+    assert fixed[0] == fixed[1]  # one model, one trial key: trained once
+    learned = [
+        resolve_spec(BASE, {"learned_precision": True, "learned_beta": b}, space, "t") for b in (1e-7, 1e-6)
+    ]
+    assert learned[0] != learned[1]
