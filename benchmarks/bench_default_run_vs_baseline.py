@@ -20,6 +20,7 @@ Usage (~17 min on 2 idle cores; run it on an otherwise idle machine):
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import tempfile
@@ -31,7 +32,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.bench_default_run import machine, update_readme  # noqa: E402
-from benchmarks.bench_default_run_speed import compare, run_once  # noqa: E402
+from benchmarks.bench_default_run_speed import (  # noqa: E402
+    compare,
+    per_model_results,
+    run_once,
+    without_keys,
+)
 from pipeline.manifest import write_json  # noqa: E402
 
 PROVENANCE_KEYS = ("same_result_as",)
@@ -40,6 +46,28 @@ GOAL_SECONDS = 7 * 60  # issue 15 item 15: the default run in <= 7 min on this m
 
 def git(*args: str) -> str:
     return subprocess.run(["git", *args], cwd=REPO, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def leaf_differences(left: Any, right: Any, path: str = "") -> list[str]:
+    """Dotted paths of the leaves where two parsed JSON values differ (lists compared whole)."""
+    if isinstance(left, dict) and isinstance(right, dict):
+        return [
+            found
+            for key in sorted(set(left) | set(right))
+            for found in leaf_differences(left.get(key), right.get(key), f"{path}.{key}" if path else key)
+        ]
+    return [] if left == right else [path]
+
+
+def differing_fields(baseline_dir: Path, current_dir: Path) -> dict[str, list[str]]:
+    """Per differing per-model record, the fields that differ (timings and provenance left out)."""
+    baseline = without_keys(per_model_results(baseline_dir), PROVENANCE_KEYS)
+    current = without_keys(per_model_results(current_dir), PROVENANCE_KEYS)
+    return {
+        name: leaf_differences(baseline.get(name), current.get(name))
+        for name in sorted(set(baseline) | set(current))
+        if baseline.get(name) != current.get(name)
+    }
 
 
 def sentence(record: dict[str, Any]) -> str:
@@ -53,9 +81,18 @@ def sentence(record: dict[str, Any]) -> str:
         f"{record['ratio_current_over_baseline']:.2f}; goal <= 7 min: "
         f"{'met' if record['goal_met'] else 'NOT met'}); the slowest stages now: "
         f"{', '.join(f'{stage} {seconds:.0f} s' for stage, seconds in slowest)}. Per-model results "
-        f"identical: {'yes' if record['comparison']['per_model_results_identical'] else 'NO'}"
-        f" (`benchmarks/results/{record['output_name']}`)."
+        f"identical: {identical(record)} (`benchmarks/results/{record['output_name']}`)."
     )
+
+
+def identical(record: dict[str, Any]) -> str:
+    """ "yes", or "no" with the fields that differ, in a few words."""
+    if record["comparison"]["per_model_results_identical"]:
+        return "yes"
+    fields = sorted(
+        {field.rsplit(".", 1)[-1] for found in record["differing_fields"].values() for field in found}
+    )
+    return f"no, {len(record['differing_fields'])} records differ in {', '.join(f'`{f}`' for f in fields)}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,7 +107,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--until", default=None, help="stop after this stage (tests; default: every stage)")
     parser.add_argument("--readme", action="store_true", help="write the sentence into README.md")
+    parser.add_argument(
+        "--compare-only",
+        action="store_true",
+        help="no runs: recompute the comparison of --output's recorded runs from --runs-dir",
+    )
     args = parser.parse_args(argv)
+    if args.compare_only:
+        record = json.loads(args.output.read_text())
+        record["compared_by"] = " ".join(
+            ["python", "benchmarks/bench_default_run_vs_baseline.py", *(argv or sys.argv[1:])]
+        )
+        return finish(record, args)
 
     record: dict[str, Any] = {
         "benchmark": "benchmarks/bench_default_run_vs_baseline.py",
@@ -101,6 +149,11 @@ def main(argv: list[str] | None = None) -> int:
                 write_json(args.output, record)  # partial results after each run
         finally:
             git("worktree", "remove", "--force", str(baseline))
+    return finish(record, args)
+
+
+def finish(record: dict[str, Any], args: argparse.Namespace) -> int:
+    """Ratios, the goal and the comparison of the two recorded runs; write ``--output`` (and README)."""
     baseline_run, current_run = record["runs"]["baseline"], record["runs"]["current"]
     record["ratio_current_over_baseline"] = round(
         current_run["wall_seconds"] / baseline_run["wall_seconds"], 3
@@ -115,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     record["comparison"] = compare(
         args.runs_dir / "baseline", args.runs_dir / "current", ignore=PROVENANCE_KEYS
     )
+    record["differing_fields"] = differing_fields(args.runs_dir / "baseline", args.runs_dir / "current")
     write_json(args.output, record)
     text = sentence(record)
     if args.readme:

@@ -28,7 +28,10 @@ def results_blocks() -> dict[str, str]:
 
 def test_generated_tables_equal_their_results_file() -> None:
     bench = load_benchmark("bench_default_run")
-    renderers = {"default_run_speed": load_benchmark("bench_default_run_speed").sentence}
+    renderers = {
+        "default_run_speed": load_benchmark("bench_default_run_speed").sentence,
+        "default_run_vs_baseline": load_benchmark("bench_default_run_vs_baseline").sentence,
+    }
     blocks = results_blocks()
     assert {"default_run", "default_run_with_q10in", "default_run_speed"} <= set(blocks)
     for name, block in blocks.items():

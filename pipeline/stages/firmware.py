@@ -55,7 +55,9 @@ infer in LUTs (the LUT figure is the cost), ``-nosrl`` skips the shift-register 
 shift register in any design synthesized here (0 SRL LUTs in every default-run design). On the
 16-64-32-32-5 6-bit MLP both give the same cell counts as no flags at 2/3 of the Yosys CPU time (with
 Yosys ``sta`` no longer run where the family has a netlist delay table: 143 vs 210 CPU-s, measured here;
-``tests/rtl/test_yosys.py`` checks the counts are unchanged)."""
+``tests/rtl/test_yosys.py`` checks the counts on a small design). ABC is sensitive to the netlist's
+order: on two default-run designs the LUT total is the same but one LUT moved between sizes
+(``benchmarks/results/default_run_vs_baseline.json``)."""
 FOLDED_SYNTH_OPTIONS: tuple[str, ...] = ("-nodsp", "-nowidelut")
 """Folded designs keep multipliers and accumulators in LUTs (FINN's LUT-based MVAU, the A2Q setting);
 ``-nowidelut``: ABC maps to LUT6 only (with MUXF7-9 "wide LUTs" it mapped small multipliers larger)."""

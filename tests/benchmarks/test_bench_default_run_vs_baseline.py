@@ -56,3 +56,18 @@ def test_provenance_notes_are_left_out_of_the_comparison() -> None:
     bench = load_benchmark()
     record = {"details": {"same_result_as": "a", "epochs": 3}, "list": [{"same_result_as": "b"}]}
     assert without_keys(record, bench.PROVENANCE_KEYS) == {"details": {"epochs": 3}, "list": [{}]}
+
+
+def test_differences_are_named_by_field() -> None:
+    bench = load_benchmark()
+    left = {"luts": 10, "cells": {"LUT5": 247, "LUT6": 911}, "path": [1, 2]}
+    right = {"luts": 10, "cells": {"LUT5": 246, "LUT6": 912}, "path": [1, 3], "new": 1}
+    assert bench.leaf_differences(left, right) == ["cells.LUT5", "cells.LUT6", "new", "path"]
+    assert bench.leaf_differences(left, left) == []
+    record = {
+        "comparison": {"per_model_results_identical": False},
+        "differing_fields": {"firmware/a": ["timing.critical_path_ns"], "report/b": ["cells.LUT5"]},
+    }
+    assert bench.identical(record) == "no, 2 records differ in `LUT5`, `critical_path_ns`"
+    record["comparison"]["per_model_results_identical"] = True
+    assert bench.identical(record) == "yes"
